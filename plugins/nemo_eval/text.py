@@ -1,0 +1,229 @@
+"""The project's ONE text module: normalisers, tokenisation and alignment.
+
+Both the evaluator (``nemo_wild_eval``) and the RL reward (``verl_dgwgpo``) import from here, so the
+training signal is computed exactly like the evaluation metric.
+
+Aligner: rapidfuzz's Levenshtein ``opcodes`` over token sequences (unit costs). jiwer 4 uses the same
+routine, so our S/I/D splits equal jiwer's; NeMo's ``word_error_rate_detail`` uses its own DP whose
+S/I/D split can differ on ties while the total edit count (and hence WER) is the same.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from rapidfuzz.distance import Levenshtein
+
+__all__ = [
+    "NORMALIZERS",
+    "NORMALIZER_VERSIONS",
+    "Alignment",
+    "align",
+    "align_words",
+    "normalize",
+    "tokenize",
+    "parse_asr_output",
+    "char_similarity",
+]
+
+# Bump a version whenever a normaliser's output changes for some input: scores from different
+# versions are not comparable, so every metrics file records the version it used.
+NORMALIZER_VERSIONS: dict[str, str] = {
+    "whisper_en": "whisper_en-1",  # whisper_normalizer.english.EnglishTextNormalizer
+    "zh": "zh-1",  # NFKC, lowercase, punctuation dropped, one token per CJK char, Latin words whole
+    "basic": "basic-1",  # lowercase, punctuation -> space, collapse spaces (NeMo-style plain)
+    "none": "none-1",  # whitespace split only
+}
+
+_QWEN_ASR_RE = re.compile(r"^\s*language\s+[^<]*<asr_text>(.*)$", re.DOTALL | re.IGNORECASE)
+_ASR_END_RE = re.compile(r"</asr_text>.*$", re.DOTALL)
+
+
+def parse_asr_output(text: str) -> str:
+    """Return the transcript from a Qwen3-ASR raw output (``language English<asr_text>...``).
+
+    Any other string is returned unchanged, so this is safe on every model's output.
+    """
+    m = _QWEN_ASR_RE.match(text)
+    if m is None:
+        if "<asr_text>" in text:  # prefix without the 'language X' header
+            text = text.split("<asr_text>", 1)[1]
+        else:
+            return text
+    else:
+        text = m.group(1)
+    return _ASR_END_RE.sub("", text).strip()
+
+
+def _is_punct_or_symbol(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return cat[0] in "PS"
+
+
+def _basic(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    # Keep apostrophes inside words ("don't"), drop every other punctuation/symbol char.
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "'" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            out.append(ch)
+        elif _is_punct_or_symbol(ch) or unicodedata.category(ch)[0] == "C":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x3040 <= cp <= 0x30FF  # kana
+        or 0x2A700 <= cp <= 0x2CEAF
+    )
+
+
+def _zh(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    out = []
+    for ch in text:
+        if _is_cjk(ch):
+            out.append(f" {ch} ")
+        elif _is_punct_or_symbol(ch) or unicodedata.category(ch)[0] == "C":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def _none(text: str) -> str:
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=1)
+def _whisper_en_impl() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def _whisper_en(text: str) -> str:
+    return " ".join(_whisper_en_impl()(text).split())
+
+
+NORMALIZERS: dict[str, Callable[[str], str]] = {
+    "whisper_en": _whisper_en,
+    "zh": _zh,
+    "basic": _basic,
+    "none": _none,
+}
+
+
+def get_normalizer(name: str) -> Callable[[str], str]:
+    try:
+        return NORMALIZERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown normalizer {name!r}; choose one of {sorted(NORMALIZERS)}"
+        ) from None
+
+
+def normalize(text: str, normalizer: str = "whisper_en") -> str:
+    """Normalise ``text`` with the named normaliser; the result's tokens are space-separated."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str to normalise, got {type(text).__name__}")
+    return get_normalizer(normalizer)(text)
+
+
+def tokenize(text: str, normalizer: str = "whisper_en") -> list[str]:
+    """Normalise then split into scoring tokens (words; single characters for CJK under ``zh``)."""
+    return normalize(text, normalizer).split()
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Result of aligning a hypothesis to a reference.
+
+    ``pairs`` lists every aligned position in order as ``(op, ref_token, hyp_token)`` with op one of
+    ``equal``, ``substitute``, ``insert`` (ref_token None) and ``delete`` (hyp_token None).
+    """
+
+    correct: int
+    substitutions: int
+    insertions: int
+    deletions: int
+    ref_len: int
+    hyp_len: int
+    pairs: tuple[tuple[str, str | None, str | None], ...] = field(default=(), repr=False)
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.insertions + self.deletions
+
+    @property
+    def wer(self) -> float:
+        """Error rate; ``inf``-free: an empty reference gives 0.0 (empty hyp) or 1.0 (anything else)."""
+        if self.ref_len == 0:
+            return 0.0 if self.hyp_len == 0 else 1.0
+        return self.errors / self.ref_len
+
+
+def align(ref: Sequence[str], hyp: Sequence[str], with_pairs: bool = True) -> Alignment:
+    """Align two token sequences (Levenshtein, unit costs, rapidfuzz opcodes)."""
+    n, m = len(ref), len(hyp)
+    if n == 0 or m == 0:
+        pairs = tuple(("delete", r, None) for r in ref) + tuple(("insert", None, h) for h in hyp)
+        return Alignment(0, 0, m, n, n, m, pairs if with_pairs else ())
+    if not with_pairs:
+        # Counts straight from editops: cheaper than building opcode blocks.
+        s = i = d = 0
+        for op in Levenshtein.editops(ref, hyp):
+            tag = op[0]
+            if tag == "replace":
+                s += 1
+            elif tag == "insert":
+                i += 1
+            else:
+                d += 1
+        return Alignment(n - s - d, s, i, d, n, m)
+    s = i = d = 0
+    pairs: list[tuple[str, str | None, str | None]] = []
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(ref, hyp):
+        if tag == "equal":
+            pairs.extend(("equal", ref[k], hyp[j1 + k - i1]) for k in range(i1, i2))
+        elif tag == "replace":
+            k = min(i2 - i1, j2 - j1)
+            pairs.extend(("substitute", ref[i1 + t], hyp[j1 + t]) for t in range(k))
+            pairs.extend(("delete", ref[t], None) for t in range(i1 + k, i2))
+            pairs.extend(("insert", None, hyp[t]) for t in range(j1 + k, j2))
+            s += k
+            d += (i2 - i1) - k
+            i += (j2 - j1) - k
+        elif tag == "delete":
+            pairs.extend(("delete", ref[k], None) for k in range(i1, i2))
+            d += i2 - i1
+        elif tag == "insert":
+            pairs.extend(("insert", None, hyp[k]) for k in range(j1, j2))
+            i += j2 - j1
+    return Alignment(n - s - d, s, i, d, n, m, tuple(pairs))
+
+
+def align_words(
+    reference: str, hypothesis: str, normalizer: str = "whisper_en", with_pairs: bool = True
+) -> Alignment:
+    """Normalise both strings with the same normaliser, tokenise, and align."""
+    return align(tokenize(reference, normalizer), tokenize(hypothesis, normalizer), with_pairs)
+
+
+def char_similarity(a: str, b: str) -> float:
+    """``1 - lev(a, b) / max(|a|, |b|)`` in [0, 1] (1.0 for two empty strings)."""
+    if not a and not b:
+        return 1.0
+    return 1.0 - Levenshtein.distance(a, b) / max(len(a), len(b))
