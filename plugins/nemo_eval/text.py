@@ -28,6 +28,10 @@ __all__ = [
     "tokenize",
     "parse_asr_output",
     "char_similarity",
+    "edit_counts",
+    "edit_counts_many",
+    "tokenize_many",
+    "tokenizer_for",
 ]
 
 # Bump a version whenever a normaliser's output changes for some input: scores from different
@@ -227,3 +231,200 @@ def char_similarity(a: str, b: str) -> float:
     if not a and not b:
         return 1.0
     return 1.0 - Levenshtein.distance(a, b) / max(len(a), len(b))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk helpers (added for the scorer's hot loop). They never change what a normaliser outputs:
+# ``tokenize_many(texts, name)`` equals ``[tokenize(t, name) for t in texts]`` and ``edit_counts``
+# equals the counts of ``align(ref, hyp, with_pairs=False)``; tests/test_eval_text_fast.py fuzzes both.
+# ---------------------------------------------------------------------------------------------
+
+# In-word apostrophe rule of ``_basic`` as a regex: an apostrophe is dropped unless both neighbours are
+# alphanumeric (``[^\W_]`` is exactly ``str.isalnum`` for one character).
+_APOS_DROP_RE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
+_APOS_DROP_RE_B = re.compile(rb"(?<![a-z0-9])'|'(?![a-z0-9])")
+_ASCII_PSC = bytes(c for c in range(128) if unicodedata.category(chr(c))[0] in "PSC")
+_ASCII_PSC_TABLE = bytes.maketrans(_ASCII_PSC, b" " * len(_ASCII_PSC))
+_ASCII_PSC_NOAPOS = _ASCII_PSC.replace(b"'", b"")
+_ASCII_PSC_NOAPOS_TABLE = bytes.maketrans(_ASCII_PSC_NOAPOS, b" " * len(_ASCII_PSC_NOAPOS))
+
+
+class _CharTable(dict):
+    """``str.translate`` table filled lazily, one Unicode category lookup per distinct character."""
+
+    def __init__(self, rule: Callable[[str], str | None]):
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, cp: int):
+        out = self._rule(chr(cp))
+        value = cp if out is None else out
+        self[cp] = value
+        return value
+
+
+def _basic_rule(ch: str) -> str | None:
+    if ch == "'":
+        return None  # apostrophes were already resolved by _APOS_DROP_RE
+    return " " if unicodedata.category(ch)[0] in "PSC" else None
+
+
+def _zh_rule(ch: str) -> str | None:
+    if _is_cjk(ch):
+        return f" {ch} "
+    return " " if unicodedata.category(ch)[0] in "PSC" else None
+
+
+_BASIC_TABLE = _CharTable(_basic_rule)
+_ZH_TABLE = _CharTable(_zh_rule)
+
+
+def _basic_tokens(text: str) -> list[str]:
+    if text.isascii():  # NFKC is the identity on ASCII; bytes.translate is the fast path
+        b = text.encode("ascii").lower()
+        if b"'" in b:
+            b = _APOS_DROP_RE_B.sub(b" ", b).translate(_ASCII_PSC_NOAPOS_TABLE)
+        else:
+            b = b.translate(_ASCII_PSC_TABLE)
+        return b.decode("ascii").split()
+    text = unicodedata.normalize("NFKC", text).lower()
+    if "'" in text:
+        text = _APOS_DROP_RE.sub(" ", text)
+    return text.translate(_BASIC_TABLE).split()
+
+
+def _zh_tokens(text: str) -> list[str]:
+    if text.isascii():
+        return text.encode("ascii").lower().translate(_ASCII_PSC_TABLE).decode("ascii").split()
+    return unicodedata.normalize("NFKC", text).lower().translate(_ZH_TABLE).split()
+
+
+_FAST_TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
+    "basic": _basic_tokens,
+    "zh": _zh_tokens,
+    "none": str.split,
+}
+
+
+def tokenizer_for(normalizer: str) -> Callable[[str], list[str]]:
+    """Return ``text -> tokens`` equal to ``tokenize(text, normalizer)`` (a faster route where one exists)."""
+    fast = _FAST_TOKENIZERS.get(normalizer)
+    if fast is not None:
+        return fast
+    fn = get_normalizer(normalizer)
+    return lambda text: fn(text).split()
+
+
+_ASCII_PSC_NL = _ASCII_PSC.replace(b"\n", b"")
+_ASCII_PSC_NL_TABLE = bytes.maketrans(_ASCII_PSC_NL, b" " * len(_ASCII_PSC_NL))
+_ASCII_PSC_NOAPOS_NL = _ASCII_PSC_NOAPOS.replace(b"\n", b"")
+_ASCII_PSC_NOAPOS_NL_TABLE = bytes.maketrans(_ASCII_PSC_NOAPOS_NL, b" " * len(_ASCII_PSC_NOAPOS_NL))
+
+
+def _bulk_ascii(strings: list[str], apostrophe_rule: bool) -> list[list[str]]:
+    """``basic``/``zh`` tokens of many ASCII strings without newlines in a few C calls.
+
+    The strings are joined with newlines, translated at once (the separator is kept, every other
+    punctuation/symbol/control byte becomes a space), split once, and cut at the separators.
+    """
+    b = "\n".join(strings).encode("ascii").lower()
+    if apostrophe_rule and b"'" in b:
+        b = _APOS_DROP_RE_B.sub(b" ", b).translate(_ASCII_PSC_NOAPOS_NL_TABLE)
+    else:
+        b = b.translate(_ASCII_PSC_NL_TABLE)
+    toks = b.replace(b"\n", b" \x00 ").decode("ascii").split()
+    out = []
+    append = out.append
+    index = toks.index
+    start = 0
+    for _ in range(len(strings) - 1):
+        end = index("\x00", start)
+        append(toks[start:end])
+        start = end + 1
+    append(toks[start:])
+    return out
+
+
+def _bulk_tokens(strings: list[str], normalizer: str) -> list[list[str]] | None:
+    """Tokens for ``strings`` via :func:`_bulk_ascii` (ASCII ones) and the per-string route (others)."""
+    if normalizer not in ("basic", "zh"):
+        return None
+    apos = normalizer == "basic"
+    blob_ok = [t.isascii() and "\n" not in t for t in strings]
+    if all(blob_ok):
+        return _bulk_ascii(strings, apos)
+    tok = _FAST_TOKENIZERS[normalizer]
+    easy = [t for t, ok in zip(strings, blob_ok) if ok]
+    easy_toks = iter(_bulk_ascii(easy, apos) if easy else [])
+    return [next(easy_toks) if ok else tok(t) for t, ok in zip(strings, blob_ok)]
+
+
+def tokenize_many(
+    texts: Sequence[str], normalizer: str = "whisper_en", cache: dict[str, list[str]] | None = None
+) -> list[list[str]]:
+    """``[tokenize(t, normalizer) for t in texts]``, each distinct string normalised once.
+
+    Equal strings share ONE token list in the result (do not mutate it). Pass ``cache`` (a dict,
+    str -> tokens, for this normaliser only) to reuse work across calls.
+    """
+    tok = tokenizer_for(normalizer)
+    if cache is None:
+        cache = {}
+    out = list(map(cache.get, texts))
+    if None not in out:
+        return out
+    missing = [k for k, v in enumerate(out) if v is None]
+    todo = list(dict.fromkeys([texts[k] for k in missing]))
+    for t in todo:
+        if not isinstance(t, str):
+            raise TypeError(f"expected a str to normalise, got {type(t).__name__}")
+    bulk = _bulk_tokens(todo, normalizer) if len(todo) >= 64 else None
+    if bulk is not None:
+        cache.update(zip(todo, bulk))
+    else:
+        for t in todo:
+            cache[t] = tok(t)
+    get = cache.__getitem__
+    for k in missing:
+        out[k] = get(texts[k])
+    return out
+
+
+def edit_counts(ref: Sequence[str], hyp: Sequence[str]) -> tuple[int, int, int]:
+    """``(substitutions, insertions, deletions)`` of ``align(ref, hyp, with_pairs=False)``, no objects built."""
+    if ref == hyp:
+        return 0, 0, 0
+    n, m = len(ref), len(hyp)
+    if n == 0 or m == 0:
+        return 0, m, n
+    tags = [op[0] for op in Levenshtein.editops(ref, hyp).as_list()]
+    s = tags.count("replace")
+    i = tags.count("insert")
+    return s, i, len(tags) - s - i
+
+
+def edit_counts_many(
+    refs: Sequence[Sequence[str]], hyps: Sequence[Sequence[str]]
+) -> tuple[list[int], list[int], list[int]]:
+    """``edit_counts`` over parallel lists: three lists (substitutions, insertions, deletions)."""
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    n = len(refs)
+    S = [0] * n
+    I = [0] * n
+    D = [0] * n
+    editops = Levenshtein.editops
+    for k, (r, h) in enumerate(zip(refs, hyps)):
+        if r is h or r == h:
+            continue
+        if not r or not h:
+            I[k] = len(h)
+            D[k] = len(r)
+            continue
+        tags = [op[0] for op in editops(r, h).as_list()]
+        s = tags.count("replace")
+        i = tags.count("insert")
+        S[k] = s
+        I[k] = i
+        D[k] = len(tags) - s - i
+    return S, I, D

@@ -1,0 +1,215 @@
+"""Simulator speed vs audiomentations and pedalboard on the same clips, in the same run.
+
+    .venv/bin/python benchmarks/simulator.py [--clips 16] [--seconds 4] [--repeat 3]
+
+Prints the realtime factor (seconds of audio per second of compute, one core: BLAS/OpenMP threads
+pinned to 1) of each effect and of compound scenarios, beside the closest equivalent chain in
+audiomentations and pedalboard, and the ratio ours / peer. Peers get fixed parameters matching our
+severity-0.5 values; "–" means the peer has no equivalent of that effect. Then the peak Python memory
+of ``degrade_cuts`` streaming a lazy CutSet of N and 4N clips (it should not grow with N).
+
+Issue 4 targets: ≥ 1000× realtime per core for every scenario without user-noise I/O; ≥ 3× faster
+than audiomentations on equivalent chains.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+import lhotse_wild  # noqa: E402
+from lhotse_wild import primitives as P  # noqa: E402
+from lhotse_wild.preview import demo_signal  # noqa: E402
+
+SR = 16000
+S = 0.5  # severity whose values the peers reproduce
+
+
+def clips(n: int, seconds: float) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    base = demo_signal(SR, seconds)
+    return [(np.roll(base, int(rng.integers(0, base.size))) * (0.4 + 0.5 * rng.random())
+             + 0.003 * rng.standard_normal(base.size)).astype(np.float32) for _ in range(n)]
+
+
+def rtf(fn, data: list[np.ndarray], repeat: int) -> float:
+    fn(data[0])  # warm caches / lazy imports
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for x in data:
+            fn(x)
+        best = min(best, time.perf_counter() - t)
+    return sum(x.size for x in data) / SR / best
+
+
+def step_values(scenario: str) -> dict[str, dict]:
+    x = demo_signal(SR, 1.0)
+    _, params = lhotse_wild.degrade(x, SR, scenario, S, seed=0, config={"jitter": 0.0})
+    return {s["effect"]: s for s in params["steps"]}
+
+
+def audiomentations_chain(effects, v, ir_dir):
+    try:
+        import audiomentations as A
+    except ImportError:
+        return None
+    parts = []
+    for e in effects:
+        if e == "noise":
+            snr = v["noise"]["snr_db"]
+            parts.append(A.AddColorNoise(min_snr_db=snr, max_snr_db=snr, min_f_decay=-3.01, max_f_decay=-3.01, p=1.0))
+        elif e == "far_field":
+            f = v["far_field"]
+            parts += [A.ApplyImpulseResponse(ir_path=str(ir_dir), p=1.0),
+                      A.LowPassFilter(min_cutoff_freq=f["lowpass_hz"], max_cutoff_freq=f["lowpass_hz"],
+                                      min_rolloff=24, max_rolloff=24, zero_phase=True, p=1.0),
+                      A.Gain(min_gain_db=f["gain_db"], max_gain_db=f["gain_db"], p=1.0)]
+        elif e == "obstructed":
+            for fc in v["obstructed"]["cutoffs_hz"]:
+                parts.append(A.LowPassFilter(min_cutoff_freq=fc, max_cutoff_freq=fc, min_rolloff=12, max_rolloff=12,
+                                             zero_phase=True, p=1.0))
+        elif e == "recording":
+            r = v["recording"]
+            centre = (r["highpass_hz"] * r["lowpass_hz"]) ** 0.5
+            parts += [A.LowPassFilter(min_cutoff_freq=r["rate_hz"] / 2 * 0.95, max_cutoff_freq=r["rate_hz"] / 2 * 0.95,
+                                      min_rolloff=24, max_rolloff=24, zero_phase=True, p=1.0),
+                      A.BandPassFilter(min_center_freq=centre, max_center_freq=centre, min_bandwidth_fraction=1.9,
+                                       max_bandwidth_fraction=1.9, zero_phase=True, p=1.0),
+                      A.PeakingFilter(min_center_freq=r["eq_freq_hz"], max_center_freq=r["eq_freq_hz"],
+                                      min_gain_db=r["eq_gain_db"], max_gain_db=r["eq_gain_db"], min_q=2, max_q=2, p=1.0)]
+        elif e == "distortion":
+            parts.append(A.TanhDistortion(min_distortion=0.5, max_distortion=0.5, p=1.0))
+        else:  # strong_echo, dropout: no equivalent
+            return None
+    chain = A.Compose(parts, p=1.0)
+    return lambda x: chain(samples=x, sample_rate=SR)
+
+
+def pedalboard_chain(effects, v, rir):
+    try:
+        import pedalboard as pb
+    except ImportError:
+        return None
+    parts = []
+    for e in effects:
+        if e == "far_field":
+            f = v["far_field"]
+            parts += [pb.Convolution(rir.reshape(-1, 1).astype(np.float32), sample_rate=SR),
+                      pb.LowpassFilter(cutoff_frequency_hz=f["lowpass_hz"]), pb.Gain(gain_db=f["gain_db"])]
+        elif e == "strong_echo":
+            d = v["strong_echo"]
+            parts.append(pb.Delay(delay_seconds=d["delays_ms"][0] / 1000, feedback=10 ** (d["gains_db"][0] / 20) / 2,
+                                  mix=0.5))
+        elif e == "obstructed":
+            parts += [pb.LowpassFilter(cutoff_frequency_hz=fc) for fc in v["obstructed"]["cutoffs_hz"]]
+        elif e == "recording":
+            r = v["recording"]
+            parts += [pb.Resample(target_sample_rate=float(r["rate_hz"])),
+                      pb.HighpassFilter(cutoff_frequency_hz=r["highpass_hz"]),
+                      pb.LowpassFilter(cutoff_frequency_hz=r["lowpass_hz"]),
+                      pb.PeakFilter(cutoff_frequency_hz=r["eq_freq_hz"], gain_db=r["eq_gain_db"], q=2.0)]
+        elif e == "distortion":
+            parts.append(pb.Distortion(drive_db=v["distortion"]["drive_db"]))
+        else:  # noise, dropout: pedalboard has no noise generator or packet loss
+            return None
+    board = pb.Pedalboard(parts)
+    return lambda x: board(x, SR)
+
+
+def fmt(v):
+    return "–" if v is None else f"{v:,.0f}×"
+
+
+def ratio(a, b):
+    return "–" if b is None else f"{a / b:.2f}"
+
+
+def memory_check(n: int, seconds: float = 1.0) -> float:
+    """Peak traced MB of degrade_cuts streaming a lazy CutSet of n clips to disk."""
+    from lhotse import CutSet, Recording
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        x = demo_signal(SR, seconds)
+        with CutSet.open_writer(tmp / "in.jsonl") as w:
+            for i in range(n):
+                path = tmp / f"c{i}.flac"
+                sf.write(path, np.roll(x, 97 * i), SR)
+                w.write(Recording.from_file(path, recording_id=f"c{i}").to_cut())
+        lazy = CutSet.from_jsonl_lazy(tmp / "in.jsonl")
+        tracemalloc.start()
+        lhotse_wild.degrade_cuts(lazy, seed=0, output_dir=tmp / "out", babble_pool=20, progress=False)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--memory-clips", type=int, default=40, help="N for the memory check (0: skip)")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    data = clips(args.clips, args.seconds)
+    cases = list(lhotse_wild.EFFECTS) + [
+        "far_field_noise", "strong_echo_noise_recording", "obstructed_noise_recording_distortion",
+        "far_field_noise_recording_distortion", "far_field_noise_recording_distortion_dropout",
+        "obstructed_noise_recording_distortion_dropout"]
+    print(f"{args.clips} clips × {args.seconds:g} s at {SR} Hz, severity {S}, best of {args.repeat}; "
+          "realtime factor per core (higher is faster)\n")
+    print(f"| {'scenario':46s} | {'lhotse_wild':>11s} | {'audiomentations':>15s} | {'ratio':>6s} | "
+          f"{'pedalboard':>10s} | {'ratio':>6s} |")
+    print(f"|{'-' * 48}|{'-' * 13}|{'-' * 17}|{'-' * 8}|{'-' * 12}|{'-' * 8}|")
+    worst = float("inf")
+    am_ratios = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in cases:
+            effects = lhotse_wild.SCENARIOS[scenario]
+            v = step_values(scenario)
+            ir = None
+            if "far_field" in v:
+                f = v["far_field"]
+                ir = P.parametric_rir(SR, f["rt60_s"], f["drr_db"], f["rir_seed"], f["predelay_ms"] / 1000)
+                ir_dir = Path(tmp) / scenario
+                ir_dir.mkdir()
+                sf.write(ir_dir / "rir.wav", ir, SR, subtype="FLOAT")
+            else:
+                ir_dir = None
+            ours = rtf(lambda x: lhotse_wild.degrade(x, SR, scenario, S, seed=1), data, args.repeat)
+            worst = min(worst, ours)
+            am_fn = audiomentations_chain(effects, v, ir_dir)
+            am = rtf(am_fn, data, args.repeat) if am_fn else None
+            pb_fn = pedalboard_chain(effects, v, ir)
+            pbv = rtf(pb_fn, data, args.repeat) if pb_fn else None
+            if am:
+                am_ratios.append(ours / am)
+            print(f"| {scenario:46s} | {fmt(ours):>11s} | {fmt(am):>15s} | {ratio(ours, am):>6s} | "
+                  f"{fmt(pbv):>10s} | {ratio(ours, pbv):>6s} |")
+    print(f"\nslowest scenario: {worst:,.0f}× realtime (target ≥ 1000×: {'met' if worst >= 1000 else 'NOT met'})")
+    if am_ratios:
+        print(f"vs audiomentations: {min(am_ratios):.2f}–{max(am_ratios):.2f}× "
+              f"(target ≥ 3×: {'met' if min(am_ratios) >= 3 else 'NOT met'})")
+    if args.memory_clips:
+        n = args.memory_clips
+        small, large = memory_check(n), memory_check(4 * n)
+        print(f"\ndegrade_cuts peak traced memory: {small:.1f} MB for {n} clips, {large:.1f} MB for {4 * n} clips "
+              f"(ratio {large / small:.2f}; flat = ~1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""The 7 effects: parameter ranges (easy, hard), config overrides, resolution and application.
+
+Every severity-driven parameter declares ``(easy, hard)`` and resolves to ``easy + s·(hard − easy)``
+plus a small uniform jitter (``jitter`` × |hard − easy|, default 5 %, clipped to the range). Integer
+parameters (tap and pass counts) are rounded and never jittered.
+
+Each parameter draws from its own random stream keyed by (seed, effect, parameter), so for a fixed
+seed the draws do not depend on the severity, the scenario or the other effects: raising the severity
+moves every value monotonically towards ``hard`` and nothing else changes. The resolved values go into
+one JSON-serialisable dict per effect ("step"); applying the steps needs nothing else (see core.replay).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from lhotse_wild import primitives as P
+from lhotse_wild.scenarios import EFFECTS
+from nemo_wild_eval.errors import InputError
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    easy: float
+    hard: float
+    integer: bool = False
+
+
+#: severity-driven parameters: effect -> name -> (easy, hard). *ours* unless DESIGN says *paper*.
+SPECS: dict[str, dict[str, ParamSpec]] = {
+    "noise": {"snr_db": ParamSpec(20.0, -5.0)},
+    "far_field": {
+        "rt60_s": ParamSpec(0.2, 1.5),
+        "drr_db": ParamSpec(8.0, -4.0),
+        "lowpass_hz": ParamSpec(7000.0, 2500.0),
+        "gain_db": ParamSpec(0.0, -25.0),
+    },
+    "strong_echo": {
+        "taps": ParamSpec(1, 3, integer=True),
+        "delay_ms": ParamSpec(60.0, 400.0),
+        "gain_db": ParamSpec(-12.0, -1.0),
+        "tap_decay_db": ParamSpec(-6.0, -3.0),
+    },
+    "obstructed": {
+        "passes": ParamSpec(1, 4, integer=True),
+        "cutoff_hz": ParamSpec(4000.0, 800.0),
+    },
+    "recording": {
+        "rate_hz": ParamSpec(16000.0, 4000.0),
+        "highpass_hz": ParamSpec(60.0, 400.0),
+        "lowpass_hz": ParamSpec(7500.0, 3000.0),
+        "eq_gain_db": ParamSpec(0.0, 9.0),
+    },
+    "distortion": {"drive_db": ParamSpec(0.0, 30.0)},
+    "dropout": {
+        "loss_rate": ParamSpec(0.0, 0.30),
+        "burst_frames": ParamSpec(1.0, 4.0),
+    },
+}
+
+#: options that do not follow the severity (drawn uniformly, or fixed).
+OPTIONS: dict[str, dict[str, Any]] = {
+    "noise": {
+        # relative weights of the noise kinds; kinds whose source is missing are skipped
+        "kinds": {"white": 1.0, "pink": 1.0, "brown": 1.0, "babble": 1.0, "user": 4.0},
+        "babble_talkers": [3, 6],  # inclusive range, uniform
+        "babble_gain_db": 3.0,  # per-talker level spread ±
+    },
+    "far_field": {"predelay_ms": 2.0, "lowpass_order": 4},
+    "strong_echo": {"tap_spread": 0.03},  # later taps at k·delay·(1 ± spread)
+    "obstructed": {"order": 2, "cutoff_spread": 0.05},
+    "recording": {"resampler": "fft", "rate_step_hz": 1000, "eq_freq_hz": [800.0, 3000.0], "eq_q": 2.0, "order": 4},
+    "distortion": {"hard_prob": 0.5},
+    "dropout": {"repeat_prob": 0.25, "frame_ms": P.FRAME_MS},
+}
+
+DEFAULT_JITTER = 0.05
+
+
+# ------------------------------------------------------------------------------------------ config
+class LoadedConfig(dict):
+    """A validated, complete config: passing it to load_config again costs nothing. Treat as read-only."""
+
+
+_DEFAULT_CONFIG: LoadedConfig | None = None
+
+
+def load_config(config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+    """Defaults merged with a dict or a YAML/JSON file; unknown keys raise InputError naming them.
+
+    Shape: ``{"jitter": 0.05, "<effect>": {"<param>": [easy, hard], "<option>": value}}``.
+    """
+    if isinstance(config, LoadedConfig):
+        return config
+    if config is None:
+        global _DEFAULT_CONFIG
+        if _DEFAULT_CONFIG is None:
+            _DEFAULT_CONFIG = load_config({})
+        return _DEFAULT_CONFIG
+    source = "config"
+    if isinstance(config, (str, Path)):
+        source = str(config)
+        try:
+            text = Path(config).read_text()
+        except OSError as exc:
+            raise InputError(f"cannot read config: {exc}", source=source) from None
+        import yaml
+
+        try:
+            config = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"not valid YAML: {exc}", source=source) from None
+    cfg = LoadedConfig(jitter=DEFAULT_JITTER)
+    for eff in EFFECTS:
+        cfg[eff] = {name: [spec.easy, spec.hard] for name, spec in SPECS[eff].items()}
+        cfg[eff].update(copy.deepcopy(OPTIONS[eff]))
+    if not isinstance(config, Mapping):
+        raise InputError(f"config must be a mapping, got {type(config).__name__}", source=source)
+    for key, value in config.items():
+        if key == "jitter":
+            if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 0.5:
+                raise InputError(f"'jitter' must be a number in [0, 0.5], got {value!r}", source=source)
+            cfg["jitter"] = float(value)
+            continue
+        if key not in EFFECTS:
+            raise InputError(f"unknown config key {key!r}; expected 'jitter' or one of {EFFECTS}", source=source)
+        if not isinstance(value, Mapping):
+            raise InputError(f"config[{key!r}] must be a mapping", source=source)
+        for name, v in value.items():
+            where = f"config[{key!r}][{name!r}]"
+            if name in SPECS[key]:
+                if (not isinstance(v, (list, tuple)) or len(v) != 2
+                        or not all(isinstance(a, (int, float)) and np.isfinite(a) for a in v)):
+                    raise InputError(f"{where} must be [easy, hard] numbers, got {v!r}", source=source)
+                cfg[key][name] = [float(v[0]), float(v[1])]
+            elif name in OPTIONS[key]:
+                default = OPTIONS[key][name]
+                if isinstance(default, dict):
+                    if not isinstance(v, Mapping) or set(v) - set(default):
+                        raise InputError(f"{where} must map a subset of {sorted(default)} to weights", source=source)
+                    if any(not isinstance(w, (int, float)) or w < 0 for w in v.values()):
+                        raise InputError(f"{where} weights must be >= 0", source=source)
+                    cfg[key][name] = {k: float(w) for k, w in v.items()}
+                elif isinstance(default, list):
+                    if not isinstance(v, (list, tuple)) or len(v) != len(default):
+                        raise InputError(f"{where} must be a list of {len(default)} numbers", source=source)
+                    cfg[key][name] = list(v)
+                elif isinstance(default, str):
+                    allowed = P.RESAMPLERS if name == "resampler" else (default,)
+                    if v not in allowed:
+                        raise InputError(f"{where} must be one of {allowed}, got {v!r}", source=source)
+                    cfg[key][name] = v
+                else:
+                    if not isinstance(v, (int, float)) or isinstance(v, bool):
+                        raise InputError(f"{where} must be a number, got {v!r}", source=source)
+                    cfg[key][name] = v
+            else:
+                raise InputError(f"unknown parameter {name!r} for effect {key!r}; known: "
+                                 f"{sorted(SPECS[key]) + sorted(OPTIONS[key])}", source=source)
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------ drawing
+def _h(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+#: random slots of each effect, in a fixed order (append only: changing it changes every draw).
+SLOTS: dict[str, tuple[str, ...]] = {
+    "noise": ("snr_db", "kind", "noise_seed", "pick_seed"),
+    "far_field": ("rt60_s", "drr_db", "lowpass_hz", "gain_db", "rir_seed"),
+    "strong_echo": ("taps", "delay_ms", "gain_db", "tap_decay_db", *(f"tap_spread{k}" for k in range(8))),
+    "obstructed": ("passes", "cutoff_hz", *(f"cutoff_spread{k}" for k in range(16))),
+    "recording": ("rate_hz", "highpass_hz", "lowpass_hz", "eq_gain_db", "eq_freq_hz"),
+    "distortion": ("drive_db", "mode"),
+    "dropout": ("loss_rate", "burst_frames", "chain_seed"),
+}
+
+
+def effect_uniforms(seed: int, effect: str) -> np.ndarray:
+    """One uniform draw per slot of ``effect``: the same numbers whatever the severity or scenario."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _h(effect)]))
+    return rng.random(len(SLOTS[effect]))
+
+
+def _r(v: float) -> float:
+    return float(round(float(v), 6))
+
+
+class _Resolver:
+    def __init__(self, effect: str, severity: float, seed: int, cfg: dict[str, Any]):
+        self.effect, self.s, self.seed = effect, severity, seed
+        self.ecfg, self.jitter = cfg[effect], cfg["jitter"]
+        self.u = effect_uniforms(seed, effect)
+        self.slot = {name: i for i, name in enumerate(SLOTS[effect])}
+
+    def uniform(self, name: str, lo: float = 0.0, hi: float = 1.0) -> float:
+        return lo + (hi - lo) * float(self.u[self.slot[name]])
+
+    def value(self, name: str) -> float:
+        easy, hard = self.ecfg[name]
+        if SPECS[self.effect][name].integer:
+            return int(round(easy + self.s * (hard - easy)))
+        u = self.uniform(name, -1.0, 1.0)
+        v = easy + self.s * (hard - easy) + u * self.jitter * abs(hard - easy)
+        return _r(min(max(v, min(easy, hard)), max(easy, hard)))
+
+    def subseed(self, name: str) -> int:
+        return int(self.uniform(name) * (2**31 - 1))
+
+    def rng(self, name: str) -> np.random.Generator:
+        """A generator for variable-length draws (noise-bank picks), seeded from a slot."""
+        return np.random.default_rng(self.subseed(name))
+
+
+def _runs(idx: np.ndarray) -> list[list[int]]:
+    """Sorted frame indices → [[start, length], ...] (compact and readable in a manifest)."""
+    out: list[list[int]] = []
+    for i in idx.tolist():
+        if out and out[-1][0] + out[-1][1] == i:
+            out[-1][1] += 1
+        else:
+            out.append([i, 1])
+    return out
+
+
+def _unruns(runs: list[list[int]]) -> np.ndarray:
+    if not runs:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(int(a), int(a) + int(n)) for a, n in runs]).astype(np.int64)
+
+
+def resolve_effect(
+    effect: str,
+    severity: float,
+    seed: int,
+    sampling_rate: int,
+    num_samples: int,
+    cfg: dict[str, Any],
+    noise_bank: Any = None,
+    exclude_cut_id: str | None = None,
+) -> dict[str, Any]:
+    """All values one effect needs for one clip (a "step"), JSON-serialisable."""
+    R = _Resolver(effect, severity, seed, cfg)
+    ecfg = cfg[effect]
+    sr = int(sampling_rate)
+    top = 0.45 * sr  # keep every cutoff safely below Nyquist
+    step: dict[str, Any] = {"effect": effect}
+    if effect == "noise":
+        step["snr_db"] = R.value("snr_db")
+        step["source"] = _resolve_noise(R, sr, num_samples, noise_bank, exclude_cut_id)
+    elif effect == "far_field":
+        step.update(
+            rt60_s=R.value("rt60_s"), drr_db=R.value("drr_db"), rir_seed=R.subseed("rir_seed"),
+            predelay_ms=float(ecfg["predelay_ms"]),
+            lowpass_hz=_r(min(R.value("lowpass_hz"), top)), lowpass_order=int(ecfg["lowpass_order"]),
+            gain_db=R.value("gain_db"),
+        )
+    elif effect == "strong_echo":
+        taps = max(1, R.value("taps"))
+        base, g0, decay = R.value("delay_ms"), R.value("gain_db"), R.value("tap_decay_db")
+        spread = [R.uniform(f"tap_spread{k}", -1.0, 1.0) * float(ecfg["tap_spread"]) for k in range(8)]
+        step["delays_ms"] = [_r(base * (k + 1) * (1.0 + (spread[k] if k else 0.0))) for k in range(taps)]
+        step["gains_db"] = [_r(g0 + k * decay) for k in range(taps)]
+    elif effect == "obstructed":
+        passes = max(1, R.value("passes"))
+        fc = R.value("cutoff_hz")
+        spread = [R.uniform(f"cutoff_spread{k}", -1.0, 1.0) * float(ecfg["cutoff_spread"]) for k in range(16)]
+        step["cutoffs_hz"] = [_r(min(fc * (1.0 + spread[k]), top)) for k in range(passes)]
+        step["order"] = int(ecfg["order"])
+    elif effect == "recording":
+        q = int(ecfg["rate_step_hz"])
+        rate = int(round(R.value("rate_hz") / q) * q)
+        rate = min(max(rate, 2000), sr)
+        band_top = 0.45 * min(sr, rate)
+        lp = min(R.value("lowpass_hz"), band_top)
+        hp = min(R.value("highpass_hz"), 0.5 * lp)
+        lo_f, hi_f = ecfg["eq_freq_hz"]
+        eq_f = R.uniform("eq_freq_hz", float(lo_f), float(hi_f))
+        step.update(
+            rate_hz=rate, resampler=str(ecfg["resampler"]), highpass_hz=_r(hp), lowpass_hz=_r(lp), order=int(ecfg["order"]),
+            eq_freq_hz=_r(min(eq_f, 0.8 * lp)), eq_gain_db=R.value("eq_gain_db"), eq_q=float(ecfg["eq_q"]),
+        )
+    elif effect == "distortion":
+        step["drive_db"] = R.value("drive_db")
+        step["mode"] = "hard" if R.uniform("mode") < float(ecfg["hard_prob"]) else "soft"
+    elif effect == "dropout":
+        frame_ms = float(ecfg["frame_ms"])
+        loss, burst = R.value("loss_rate"), R.value("burst_frames")
+        repeat_prob = float(ecfg["repeat_prob"])
+        chain_seed = R.subseed("chain_seed")
+        dropped, repeated = P.loss_pattern(P.num_frames(num_samples, sr, frame_ms), loss, burst,
+                                           repeat_prob, chain_seed)
+        step.update(frame_ms=frame_ms, loss_rate=loss, burst_frames=burst, repeat_prob=repeat_prob,
+                    chain_seed=chain_seed, dropped=_runs(dropped), repeated=_runs(repeated))
+    else:  # pragma: no cover - guarded by scenario_effects
+        raise InputError(f"unknown effect {effect!r}", source="effect")
+    return step
+
+
+def _resolve_noise(R: _Resolver, sr: int, num_samples: int, bank: Any, exclude_cut_id: str | None) -> dict:
+    weights = dict(R.ecfg["kinds"])
+    avail = {"white", "pink", "brown"}
+    if bank is not None:
+        avail |= bank.kinds_available(exclude_cut_id)
+    kinds = [k for k in ("white", "pink", "brown", "babble", "user") if k in avail and weights.get(k, 0.0) > 0]
+    if not kinds:
+        raise InputError(f"no noise kind available with weights {weights} (sources: {sorted(avail)})",
+                         source="config['noise']['kinds']")
+    w = np.cumsum([weights[k] for k in kinds], dtype=np.float64)
+    kind = kinds[min(int(np.searchsorted(w / w[-1], R.uniform("kind"), side="right")), len(kinds) - 1)]
+    clip_s = num_samples / sr
+    if kind in P.COLORED_NOISES:
+        return {"kind": kind, "seed": R.subseed("noise_seed")}
+    if kind == "user":
+        return {"kind": "user", **bank.pick_user(R.rng("pick_seed"), clip_s)}
+    lo, hi = (int(v) for v in R.ecfg["babble_talkers"])
+    return {"kind": "babble", "talkers": bank.pick_babble(R.rng("pick_seed"), lo, hi, clip_s,
+                                                          float(R.ecfg["babble_gain_db"]), exclude_cut_id)}
+
+
+# ------------------------------------------------------------------------------------------ apply
+def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise_bank: Any = None) -> np.ndarray:
+    """Apply one resolved effect to ``(channels, samples)`` float32 audio."""
+    sr = int(sampling_rate)
+    effect = step.get("effect")
+    try:
+        if effect == "noise":
+            noise = _render_noise(step["source"], x.shape, sr, noise_bank)
+            return P.add_noise(x, noise, float(step["snr_db"]))
+        if effect == "far_field":
+            rir = P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
+                                   float(step["predelay_ms"]) / 1000.0)
+            # reverb → low-pass as ONE convolution with the low-passed RIR (both LTI, so they commute);
+            # the result keeps the input RMS, so the level drop is exactly gain_db.
+            rir_lp, lead = P.lowpass_rir(rir, sr, float(step["lowpass_hz"]), order=int(step["lowpass_order"]))
+            y = P.reverberate(x, rir_lp, lead=lead)
+            return P.change_loudness(y, float(step["gain_db"]))
+        if effect == "strong_echo":
+            return P.echo(x, sr, [d / 1000.0 for d in step["delays_ms"]], step["gains_db"])
+        if effect == "obstructed":
+            # the repeated low-pass passes stacked as one cascade of sections, one zero-phase run
+            sos = np.concatenate([P.butter_sos(sr, "lowpass", float(fc), int(step["order"]))
+                                  for fc in step["cutoffs_hz"]])
+            return P.sos_filter(x, sos)
+        if effect == "recording":
+            y = P.resample_roundtrip(x, sr, int(step["rate_hz"]), method=str(step["resampler"]))
+            # band-pass and EQ stacked into one zero-phase pass over the signal
+            sos = np.concatenate([
+                P.butter_sos(sr, "bandpass", (float(step["highpass_hz"]), float(step["lowpass_hz"])),
+                             int(step["order"])),
+                P.peaking_sos(sr, float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"])),
+            ])
+            return P.sos_filter(y, sos)
+        if effect == "distortion":
+            return P.distort(x, float(step["drive_db"]), str(step["mode"]))
+        if effect == "dropout":
+            return P.frame_dropout(x, sr, _unruns(step["dropped"]), _unruns(step["repeated"]),
+                                   float(step["frame_ms"]))
+    except KeyError as exc:
+        raise InputError(f"params step {effect!r} lacks {exc}", source="params") from None
+    raise InputError(f"unknown effect {effect!r} in params", source="params")
+
+
+def _render_noise(source: Mapping[str, Any], shape: tuple[int, int], sr: int, bank: Any) -> np.ndarray:
+    kind = source.get("kind")
+    if kind in P.COLORED_NOISES:
+        return P.colored_noise(kind, shape, int(source["seed"]))
+    from lhotse_wild.noise import load_segment  # lhotse only when audio files are involved
+
+    n = shape[-1]
+    if kind == "user":
+        return load_segment(source, sr, n, bank)[None, :]
+    if kind == "babble":
+        mix = np.zeros(n, dtype=np.float64)
+        for talker in source["talkers"]:
+            seg = load_segment(talker, sr, n, bank).astype(np.float64)
+            seg /= np.sqrt(np.mean(seg**2))  # equal talkers before the recorded level spread
+            mix += seg * 10.0 ** (float(talker["gain_db"]) / 20.0)
+        return mix.astype(np.float32)[None, :]
+    raise InputError(f"unknown noise kind {kind!r} in params", source="params")
+
+
+def dumps(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of params (what manifests store)."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))

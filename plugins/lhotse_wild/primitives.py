@@ -1,0 +1,462 @@
+"""The 8 signal primitives of the simulator, plus the generators they need (noise, RIR, loss pattern).
+
+Every function is pure: float32 ``(channels, samples)`` in, float32 ``(channels, samples)`` of the SAME
+length out, sampling rate explicit, no hidden randomness (anything random takes a seed). Timing never
+changes, so supervision segments stay valid.
+
+Filtering is zero-phase by default (``scipy.signal.sosfiltfilt``): a causal filter would delay speech by
+its group delay (milliseconds at 1 kHz for a 4th-order low-pass; much more for repeated passes) and the
+word timestamps would drift. Pass ``zero_phase=False`` for the causal (``sosfilt``) behaviour.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from math import gcd
+from typing import Sequence
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from nemo_wild_eval.errors import InputError
+
+#: power floor used as the reference of a silent signal (-100 dBFS): no NaN, no division by zero.
+POWER_FLOOR = 1e-10
+FRAME_MS = 20.0
+COLORED_NOISES = ("white", "pink", "brown")
+
+
+def _check(x: np.ndarray) -> None:
+    if x.ndim != 2:
+        raise InputError(f"expected (channels, samples) audio, got shape {x.shape}", source="samples")
+
+
+def power(x: np.ndarray) -> float:
+    """Mean power over all channels and samples (float64 accumulation)."""
+    return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
+
+
+# --------------------------------------------------------------------------- 1. additive noise
+def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """Add ``noise`` scaled so that 10·log10(P_signal / P_noise) equals ``snr_db`` exactly.
+
+    Powers are means over the whole clip (all channels), like Lhotse's mixing. A silent signal uses
+    ``POWER_FLOOR`` as its power. ``noise`` is ``(channels, samples)`` or ``(1, samples)`` (broadcast).
+    """
+    _check(x)
+    if noise.shape[-1] != x.shape[-1]:
+        raise InputError(f"noise has {noise.shape[-1]} samples, signal {x.shape[-1]}", source="noise")
+    p_noise = power(noise)
+    if p_noise <= 0.0:
+        raise InputError("noise is silent: cannot scale it to an SNR", source="noise")
+    p_sig = max(power(x), POWER_FLOOR)
+    gain = np.sqrt(p_sig / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return (x + np.float32(gain) * noise).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- 2. echo delay
+def echo(x: np.ndarray, sampling_rate: int, delays_s: Sequence[float], gains_db: Sequence[float]) -> np.ndarray:
+    """Add delayed copies ("taps") of the signal: y[n] = x[n] + Σ g_k · x[n − d_k].
+
+    Delays are rounded to whole samples; taps past the end of the clip fall off (length preserved).
+    """
+    _check(x)
+    if len(delays_s) != len(gains_db):
+        raise InputError("echo needs one gain per delay", source="echo")
+    y = x.astype(np.float32, copy=True)
+    n = x.shape[-1]
+    for delay_s, gain_db in zip(delays_s, gains_db):
+        d = int(round(delay_s * sampling_rate))
+        if d <= 0:
+            raise InputError(f"echo delay must be > 0 s, got {delay_s}", source="echo")
+        if d < n:
+            y[:, d:] += np.float32(10.0 ** (gain_db / 20.0)) * x[:, : n - d]
+    return y
+
+
+# --------------------------------------------------------------------------- 3. reverberation
+@lru_cache(maxsize=128)
+def _rir_cached(sampling_rate: int, rt60_s: float, drr_db: float, seed: int, predelay_s: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n_tail = max(1, int(round(1.1 * rt60_s * sampling_rate)))
+    n_pre = int(round(predelay_s * sampling_rate))
+    t = np.arange(n_tail) / sampling_rate
+    # energy decays 60 dB in rt60_s -> amplitude envelope exp(-3 ln(10) t / rt60)
+    tail = rng.standard_normal(n_tail) * np.exp(-3.0 * np.log(10.0) * t / rt60_s)
+    tail *= np.sqrt(10.0 ** (-drr_db / 10.0) / np.sum(tail**2))  # direct path has energy 1
+    rir = np.zeros(1 + n_pre + n_tail)
+    rir[0] = 1.0
+    rir[1 + n_pre :] = tail
+    rir = rir.astype(np.float32)
+    rir.setflags(write=False)
+    return rir
+
+
+def parametric_rir(
+    sampling_rate: int, rt60_s: float, drr_db: float, seed: int, predelay_s: float = 0.002
+) -> np.ndarray:
+    """A room impulse response: direct path at sample 0, then an exponentially decaying noise tail.
+
+    The tail starts ``predelay_s`` after the direct path, decays 60 dB in ``rt60_s`` and is cut at
+    1.1·RT60; its energy relative to the direct path sets the direct-to-reverberant ratio ``drr_db``.
+    Same arguments → same (cached, read-only) array. No image method, no frequency-dependent decay:
+    enough to smear speech over a realistic decay, cheap enough for 1000× realtime corpora.
+    """
+    if not (0.01 <= rt60_s <= 10.0):
+        raise InputError(f"rt60_s must be in [0.01, 10] s, got {rt60_s}", source="rir")
+    return _rir_cached(int(sampling_rate), float(rt60_s), float(drr_db), int(seed), float(predelay_s))
+
+
+def estimate_rt60(rir: np.ndarray, sampling_rate: int, db_range: tuple[float, float] = (-5.0, -35.0)) -> float:
+    """RT60 from Schroeder backward integration: straight-line fit of the energy decay curve (T30)."""
+    h2 = np.asarray(rir, dtype=np.float64).reshape(-1) ** 2
+    edc = np.cumsum(h2[::-1])[::-1]
+    edc_db = 10.0 * np.log10(np.maximum(edc / edc[0], 1e-300))
+    hi, lo = db_range
+    idx = np.nonzero((edc_db <= hi) & (edc_db >= lo))[0]
+    if idx.size < 2:
+        raise InputError("RIR too short to measure its decay", source="rir")
+    slope, _ = np.polyfit(idx / sampling_rate, edc_db[idx], 1)
+    return float(-60.0 / slope)
+
+
+def reverberate(x: np.ndarray, rir: np.ndarray, *, preserve_rms: bool = True, lead: int = 0) -> np.ndarray:
+    """Convolve every channel with ``rir`` (one FFT product), keep N samples starting at ``lead``.
+
+    The direct path sits at index ``lead`` of the RIR (0 for :func:`parametric_rir`), so the output is
+    not delayed. With ``preserve_rms`` the output has the input's RMS, so the level change is left to
+    the explicit loudness step of ``far_field``.
+    """
+    _check(x)
+    n = x.shape[-1]
+    h = np.asarray(rir, dtype=np.float32).reshape(1, -1)
+    nfft = scipy.fft.next_fast_len(n + h.shape[-1] - 1, real=True)
+    spec = scipy.fft.rfft(x, nfft, axis=-1)
+    spec *= scipy.fft.rfft(h, nfft, axis=-1)
+    y = scipy.fft.irfft(spec, nfft, axis=-1)[:, lead : lead + n].astype(np.float32, copy=False)
+    if preserve_rms:
+        p_out = power(y)
+        if p_out > 0.0:
+            y *= np.float32(np.sqrt(power(x) / p_out))
+    return y
+
+
+def lowpass_rir(rir: np.ndarray, sampling_rate: int, cutoff_hz: float, order: int = 4) -> tuple[np.ndarray, int]:
+    """Zero-phase low-pass of an RIR → (filtered RIR, lead): reverb then low-pass in ONE convolution.
+
+    Both are linear and time-invariant, so conv(x, lowpass(h)) = lowpass(conv(x, h)). The zero-phase
+    filter rings before the direct path too, so ``lead`` samples (20 ms) are kept in front of it;
+    pass ``lead`` on to :func:`reverberate`.
+    """
+    lead = int(round(0.02 * sampling_rate))
+    padded = np.zeros((1, lead + np.size(rir)), dtype=np.float32)
+    padded[0, lead:] = np.asarray(rir, dtype=np.float32).reshape(-1)
+    return spectral_filter(padded, sampling_rate, "lowpass", cutoff_hz, order=order)[0], lead
+
+
+# --------------------------------------------------------------------------- 4. nonlinear distortion
+def distort(x: np.ndarray, drive_db: float, mode: str = "soft") -> np.ndarray:
+    """Overdrive: normalise to peak 1, apply ``drive_db`` of gain, clip, restore the input peak.
+
+    ``hard`` clips at ±1 (flat tops, drive 0 dB leaves the signal unchanged); ``soft`` is tanh
+    saturation. Normalising first makes the amount of distortion depend on the drive only, not on how
+    loud the input happened to be; restoring the peak keeps the level.
+    """
+    _check(x)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak <= 1e-8:
+        return x.astype(np.float32, copy=True)
+    g = 10.0 ** (drive_db / 20.0)
+    z = x.astype(np.float32) * np.float32(g / peak)
+    if mode == "hard":
+        y = np.clip(z, -1.0, 1.0)
+        y *= np.float32(peak)
+    elif mode == "soft":
+        y = np.tanh(z)
+        y *= np.float32(peak / np.tanh(g))
+    else:
+        raise InputError(f"distortion mode must be 'soft' or 'hard', got {mode!r}", source="distortion")
+    return y.astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- 5. resampling
+@lru_cache(maxsize=64)
+def _aa_filter(up: int, down: int) -> np.ndarray:
+    """Anti-aliasing FIR for resample_poly: stop band starts AT the lower Nyquist (≥ 70 dB down).
+
+    scipy's default filter is centred on the Nyquist frequency, so content just above it leaks
+    (only ~30 dB down); here the -6 dB point is at 0.9·Nyquist and the transition ends at Nyquist.
+    """
+    m = max(up, down)
+    width = 0.2 / m  # transition width, as a fraction of the upsampled Nyquist
+    numtaps, beta = scipy.signal.kaiserord(70.0, width)
+    numtaps |= 1  # odd: symmetric, integer group delay
+    h = scipy.signal.firwin(numtaps, (1.0 - 0.1) / m, window=("kaiser", beta)).astype(np.float32)
+    h.setflags(write=False)
+    return h
+
+
+RESAMPLERS = ("fft", "polyphase")
+
+
+def resample_roundtrip(x: np.ndarray, sampling_rate: int, target_rate: int, method: str = "fft") -> np.ndarray:
+    """Down-sample to ``target_rate`` and back: band-limits to target_rate/2 like a cheap device does.
+
+    ``polyphase``: ``scipy.signal.resample_poly`` down and up with a Kaiser FIR whose stop band starts
+    at the lower Nyquist (≥ 70 dB), a real round trip. ``fft`` (default, ~3× faster): with ideal
+    anti-aliasing and reconstruction filters a round trip IS a low-pass at target_rate/2, so it is done
+    as one zero-padded FFT (no wrap-around) with a raised-cosine roll-off from 0.9·to 1.0·target_rate/2
+    (no ringing of a brick wall); nothing above the lower Nyquist survives. Length preserved.
+    """
+    _check(x)
+    target_rate = int(target_rate)
+    if target_rate <= 0:
+        raise InputError(f"target rate must be > 0, got {target_rate}", source="resample")
+    if method not in RESAMPLERS:
+        raise InputError(f"resampling method must be one of {RESAMPLERS}, got {method!r}", source="resample")
+    if target_rate >= sampling_rate:
+        return x.astype(np.float32, copy=True)
+    n = x.shape[-1]
+    if method == "fft":
+        nfft = scipy.fft.next_fast_len(n + int(0.1 * sampling_rate), real=True)
+        spec = scipy.fft.rfft(x, nfft, axis=-1)
+        spec *= _rolloff(nfft, int(sampling_rate), target_rate)[None, :]
+        return scipy.fft.irfft(spec, nfft, axis=-1)[:, :n].astype(np.float32)
+    g = gcd(int(sampling_rate), target_rate)
+    up, down = target_rate // g, int(sampling_rate) // g
+    # resample_poly scales the filter by `up` in place: hand it copies of the cached designs
+    low = scipy.signal.resample_poly(x, up, down, axis=-1, window=_aa_filter(up, down).copy())
+    back = scipy.signal.resample_poly(low, down, up, axis=-1, window=_aa_filter(down, up).copy())
+    if back.shape[-1] < n:
+        back = np.pad(back, ((0, 0), (0, n - back.shape[-1])))
+    return back[:, :n].astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _rolloff(nfft: int, sampling_rate: int, target_rate: int) -> np.ndarray:
+    f = np.fft.rfftfreq(nfft, 1.0 / sampling_rate)
+    nyq = target_rate / 2.0
+    lo = 0.9 * nyq
+    w = np.clip((nyq - f) / (nyq - lo), 0.0, 1.0)
+    w = (0.5 - 0.5 * np.cos(np.pi * w)).astype(np.float32)
+    w.setflags(write=False)
+    return w
+
+
+# --------------------------------------------------------------------------- 6. spectral filtering
+@lru_cache(maxsize=256)
+def _butter(order: int, cutoff: float | tuple[float, float], kind: str, sampling_rate: int) -> np.ndarray:
+    # float32 sections: filtering runs in float32 (2x faster, ample for audio)
+    return scipy.signal.butter(order, cutoff, btype=kind, fs=sampling_rate, output="sos").astype(np.float32)
+
+
+def spectral_filter(
+    x: np.ndarray,
+    sampling_rate: int,
+    kind: str,
+    cutoff_hz: float | Sequence[float],
+    order: int = 4,
+    zero_phase: bool = True,
+) -> np.ndarray:
+    """Butterworth ``lowpass`` / ``highpass`` / ``bandpass`` (cutoff = (low, high)).
+
+    Zero-phase (forward-backward, magnitude response squared, no delay) by default; ``zero_phase=False``
+    filters causally once.
+    """
+    _check(x)
+    return sos_filter(x, butter_sos(sampling_rate, kind, cutoff_hz, order), zero_phase)
+
+
+@lru_cache(maxsize=512)
+def _zi(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    sos = np.frombuffer(sos_bytes, dtype=np.float32).reshape(n_sections, 6)
+    zi = scipy.signal.sosfilt_zi(sos.astype(np.float64)).astype(np.float32)
+    zi.setflags(write=False)
+    return zi
+
+
+def sos_filter(x: np.ndarray, sos: np.ndarray, zero_phase: bool = True) -> np.ndarray:
+    """Run second-order sections (e.g. a band-pass and an EQ stacked) in one go.
+
+    Zero-phase runs forward then backward over the signal extended by odd reflection at both ends
+    (scipy.signal.sosfiltfilt's default padding), with the steady-state initial conditions cached
+    per filter design.
+    """
+    _check(x)
+    sos = np.ascontiguousarray(sos, dtype=np.float32)
+    if not zero_phase:
+        return scipy.signal.sosfilt(sos, x, axis=-1).astype(np.float32, copy=False)
+    n = x.shape[-1]
+    ntaps = 2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())
+    edge = min(3 * ntaps, n - 1)
+    ext = np.concatenate([2 * x[:, :1] - x[:, edge:0:-1], x, 2 * x[:, -1:] - x[:, -2:-edge - 2:-1]], axis=-1)
+    zi = _zi(sos.tobytes(), len(sos))  # (sections, 2)
+    y, _ = scipy.signal.sosfilt(sos, ext, axis=-1, zi=zi[:, None, :] * ext[None, :, :1])
+    y = y[:, ::-1]
+    y, _ = scipy.signal.sosfilt(sos, y, axis=-1, zi=zi[:, None, :] * y[None, :, :1])
+    return np.ascontiguousarray(y[:, ::-1][:, edge:edge + n], dtype=np.float32)
+
+
+def butter_sos(sampling_rate: int, kind: str, cutoff_hz: float | Sequence[float], order: int = 4) -> np.ndarray:
+    """Cached Butterworth sections (checked cutoffs), float32."""
+    if kind not in ("lowpass", "highpass", "bandpass"):
+        raise InputError(f"filter kind must be lowpass/highpass/bandpass, got {kind!r}", source="filter")
+    nyq = sampling_rate / 2.0
+    cut = tuple(float(c) for c in np.atleast_1d(cutoff_hz))
+    if len(cut) != (2 if kind == "bandpass" else 1) or not all(0.0 < c < nyq for c in cut):
+        raise InputError(f"{kind} cutoff {cut} Hz must lie in (0, {nyq}) Hz", source="filter")
+    return _butter(int(order), cut if kind == "bandpass" else cut[0], kind, int(sampling_rate))
+
+
+def peaking_sos(sampling_rate: int, freq_hz: float, gain_db: float, q: float = 2.0) -> np.ndarray:
+    """Peaking-EQ section designed with HALF the gain: run zero-phase it gives ``gain_db``."""
+    if not 0.0 < freq_hz < sampling_rate / 2.0:
+        raise InputError(f"EQ frequency {freq_hz} Hz outside (0, {sampling_rate / 2}) Hz", source="filter")
+    return _peaking_sos(float(freq_hz), float(gain_db) / 2.0, float(q), int(sampling_rate))
+
+
+@lru_cache(maxsize=256)
+def _peaking_sos(freq_hz: float, gain_db: float, q: float, sampling_rate: int) -> np.ndarray:
+    # RBJ audio-EQ-cookbook peaking biquad, gain in dB at freq_hz.
+    a_lin = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * np.pi * freq_hz / sampling_rate
+    alpha = np.sin(w0) / (2.0 * q)
+    b = np.array([1.0 + alpha * a_lin, -2.0 * np.cos(w0), 1.0 - alpha * a_lin])
+    a = np.array([1.0 + alpha / a_lin, -2.0 * np.cos(w0), 1.0 - alpha / a_lin])
+    return np.concatenate([b / a[0], a / a[0]]).reshape(1, 6).astype(np.float32)
+
+
+def peaking_eq(x: np.ndarray, sampling_rate: int, freq_hz: float, gain_db: float, q: float = 2.0) -> np.ndarray:
+    """Zero-phase peaking EQ: +``gain_db`` at ``freq_hz`` (a cheap microphone's resonance)."""
+    _check(x)
+    sos = peaking_sos(sampling_rate, freq_hz, gain_db, q)
+    if gain_db == 0.0:
+        return x.astype(np.float32, copy=True)
+    return sos_filter(x, sos)
+
+
+# --------------------------------------------------------------------------- 7. loudness change
+def change_loudness(x: np.ndarray, gain_db: float) -> np.ndarray:
+    """Scale by ``gain_db`` (the level at the microphone of a distant talker)."""
+    _check(x)
+    return (x * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- 8. frame dropout/stutter
+def frame_length(sampling_rate: int, frame_ms: float = FRAME_MS) -> int:
+    return max(1, int(round(sampling_rate * frame_ms / 1000.0)))
+
+
+def num_frames(num_samples: int, sampling_rate: int, frame_ms: float = FRAME_MS) -> int:
+    flen = frame_length(sampling_rate, frame_ms)
+    return -(-num_samples // flen)
+
+
+def loss_pattern(
+    n_frames: int, loss_rate: float, burst_frames: float, repeat_prob: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gilbert two-state Markov chain over frames → (dropped, repeated) frame indices.
+
+    good→bad with probability p, bad→good with r = 1/burst_frames, p chosen so the stationary loss
+    equals ``loss_rate`` (p = loss·r / (1 − loss)); the first state is drawn from the stationary
+    distribution. Each lost burst is concealed by repeating the last good frame (a stutter) with
+    probability ``repeat_prob``, else zeroed. A burst at the very start has nothing to repeat: zeroed.
+    Both transitions read the same uniform per frame, so with one seed a higher loss/burst setting
+    loses (almost always) a superset of frames: severity stays monotone per clip, not only on average.
+    """
+    if not 0.0 <= loss_rate < 1.0:
+        raise InputError(f"loss rate must be in [0, 1), got {loss_rate}", source="dropout")
+    if burst_frames < 1.0:
+        raise InputError(f"mean burst length must be >= 1 frame, got {burst_frames}", source="dropout")
+    rng = np.random.default_rng(seed)
+    u = rng.random(n_frames)
+    v = rng.random(n_frames)
+    r = 1.0 / burst_frames
+    p = min(1.0, loss_rate * r / (1.0 - loss_rate)) if loss_rate > 0.0 else 0.0
+    bad = np.zeros(n_frames, dtype=bool)
+    state = bool(n_frames and u[0] < loss_rate)
+    for i in range(n_frames):
+        if i:
+            state = (u[i] >= r) if state else (u[i] < p)
+        bad[i] = state
+    starts = bad & ~np.concatenate([[False], bad[:-1]])
+    burst_id = np.cumsum(starts) - 1
+    repeat_burst = v[np.nonzero(starts)[0]] < repeat_prob
+    repeat = np.zeros(n_frames, dtype=bool)
+    if bad.any():
+        repeat[bad] = repeat_burst[burst_id[bad]]
+        repeat[: np.argmin(bad) if not bad.all() else n_frames] = False  # leading burst: nothing to repeat
+    dropped = np.nonzero(bad & ~repeat)[0]
+    repeated = np.nonzero(bad & repeat)[0]
+    return dropped, repeated
+
+
+def frame_dropout(
+    x: np.ndarray,
+    sampling_rate: int,
+    dropped: Sequence[int],
+    repeated: Sequence[int] = (),
+    frame_ms: float = FRAME_MS,
+) -> np.ndarray:
+    """Zero the ``dropped`` frames and replace each ``repeated`` frame by the last intact frame.
+
+    Frames are ``frame_ms`` long (the last may be partial); indices past the end are ignored, so a
+    pattern drawn for a slightly longer clip still applies.
+    """
+    _check(x)
+    c, n = x.shape
+    flen = frame_length(sampling_rate, frame_ms)
+    nf = -(-n // flen)
+    state = np.zeros(nf, dtype=np.int8)  # 0 intact, 1 zero, 2 repeat
+    d = np.asarray(dropped, dtype=np.int64)
+    r = np.asarray(repeated, dtype=np.int64)
+    state[d[(d >= 0) & (d < nf)]] = 1
+    state[r[(r >= 0) & (r < nf)]] = 2
+    if not state.any():
+        return x.astype(np.float32, copy=True)
+    frames = np.zeros((c, nf * flen), dtype=np.float32)
+    frames[:, :n] = x
+    frames = frames.reshape(c, nf, flen)
+    idx = np.arange(nf)
+    src = np.where(state == 0, idx, -1)
+    src = np.maximum.accumulate(src)  # last intact frame at or before each frame
+    out = frames[:, np.maximum(src, 0), :].copy()
+    out[:, (state == 1) | (src < 0), :] = 0.0
+    return out.reshape(c, nf * flen)[:, :n]
+
+
+# --------------------------------------------------------------------------- noise generators
+@lru_cache(maxsize=16)
+def _noise_shape(kind: str, nfft: int) -> np.ndarray:
+    f = np.arange(nfft // 2 + 1, dtype=np.float64)
+    f[0] = 1.0
+    shape = f ** (-0.5 if kind == "pink" else -1.0)
+    shape[0] = 0.0  # no DC offset
+    shape = (shape / np.sqrt(np.mean(shape**2))).astype(np.float32)
+    shape.setflags(write=False)
+    return shape
+
+
+def colored_noise(kind: str, shape: tuple[int, int], seed: int) -> np.ndarray:
+    """White / pink (1/f power) / brown (1/f² power) Gaussian noise with unit power per channel.
+
+    Pink and brown are drawn directly in the frequency domain (complex Gaussian bins times the
+    1/f^(α/2) slope, one inverse FFT).
+    """
+    if kind not in COLORED_NOISES:
+        raise InputError(f"colored noise must be one of {COLORED_NOISES}, got {kind!r}", source="noise")
+    rng = np.random.default_rng(seed)
+    c, n = shape
+    if kind == "white":
+        noise = rng.standard_normal(shape, dtype=np.float32)
+    else:
+        nfft = scipy.fft.next_fast_len(n, real=True)
+        bins = nfft // 2 + 1
+        spec = np.empty((c, bins), dtype=np.complex64)
+        spec.real = rng.standard_normal((c, bins), dtype=np.float32)
+        spec.imag = rng.standard_normal((c, bins), dtype=np.float32)
+        spec *= _noise_shape(kind, nfft)[None, :]
+        noise = scipy.fft.irfft(spec, nfft, axis=-1)[:, :n]
+    rms = np.sqrt(np.mean(np.square(noise, dtype=np.float64), axis=-1, keepdims=True))
+    return (noise * (1.0 / np.maximum(rms, 1e-12)).astype(np.float32)).astype(np.float32, copy=False)

@@ -1,0 +1,394 @@
+"""Targeted patches of verl 0.9.1 so an audio LLM can be the DAPO policy (never a fork).
+
+Each patch fixes one measured failure of stock verl with Qwen3-ASR / Qwen2-Audio:
+
+=================  ==========================================================================
+``processor``      ``hf_processor`` raises "Unsupported processor type" for audio processors,
+                   catches it and returns ``None``: the run silently goes text-only.
+``auto_class``     ``get_hf_auto_model_class`` picks ``AutoModel``: the bare model, no LM head.
+``reprocess``      the agent loop re-processes the decoded sequence for actor features; the
+                   audio placeholders vanish (special tokens) or are already expanded, so
+                   Qwen2-Audio's processor count check fails.
+``single_expansion``  the rollout server gets processor-expanded audio placeholders and vLLM
+                   expands them again; runs of ``<|audio_pad|>`` are collapsed to one first.
+``banned_tokens``  the policy may sample an audio placeholder (then features and tokens no
+                   longer match); it is banned like verl bans image placeholders.
+``varlen_mask``    Qwen3-ASR's ``input_features_mask`` is not a variable-length key, so a batch of
+                   clips of different lengths cannot be concatenated.
+``builder``        the Continuous Token builder treats a processor without an image processor as
+                   text-only and refuses audio.
+=================  ==========================================================================
+
+Patches are applied lazily: :func:`apply` patches the target modules already imported and installs
+an import hook that patches the others when verl imports them, so ``import verl`` stays cheap and
+modules with GPU-only imports (the vLLM server) are never imported here. Functions that other verl
+modules imported by name (``from verl.utils import hf_processor``) are re-bound there too.
+
+verl loads ``verl.plugins`` entry points by importing them (it never calls them), so
+:func:`apply` must run at import time of the entry-point module; importing
+:mod:`verl_dgwgpo.rollout.autopatch` does exactly that (also usable through
+``VERL_USE_EXTERNAL_MODULES=verl_dgwgpo.rollout.autopatch``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.abc
+import importlib.machinery
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .models import (
+    FAMILIES,
+    audio_token_id,
+    causal_lm_class,
+    collapse_audio_runs,
+    family_for_config,
+    is_audio_processor,
+)
+
+__all__ = ["PATCHES", "apply", "revert", "status", "stock"]
+
+logger = logging.getLogger(__name__)
+
+Undo = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One targeted change: which module, how to install it (returns its undo), and why."""
+
+    name: str
+    module: str
+    install: Callable[[ModuleType], Undo]
+    why: str
+
+
+_lock = threading.RLock()
+_installed: dict[str, Undo] = {}
+_active = False
+# id(original function) -> (original, replacement): names other modules imported get re-bound.
+_rebinds: dict[int, tuple[Any, Any]] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# installation helpers
+
+
+def _rebind_in(module: ModuleType, old: Any, new: Any) -> None:
+    namespace = getattr(module, "__dict__", None)
+    if not namespace:
+        return
+    for key, value in list(namespace.items()):
+        if value is old:
+            setattr(module, key, new)
+
+
+def _verl_modules() -> list[ModuleType]:
+    return [m for n, m in list(sys.modules.items()) if m is not None and (n == "verl" or n.startswith("verl."))]
+
+
+def _replace_function(module: ModuleType, attr: str, make: Callable[[Any], Any]) -> Undo:
+    original = getattr(module, attr)
+    replacement = functools.wraps(original)(make(original))
+    replacement.__wildasr_patch__ = True
+    setattr(module, attr, replacement)
+    _rebinds[id(original)] = (original, replacement)
+    for mod in _verl_modules():
+        _rebind_in(mod, original, replacement)
+
+    def undo() -> None:
+        setattr(module, attr, original)
+        _rebinds.pop(id(original), None)
+        for mod in _verl_modules():
+            _rebind_in(mod, replacement, original)
+
+    return undo
+
+
+def _replace_method(cls: type, attr: str, make: Callable[[Any], Any]) -> Undo:
+    original = cls.__dict__[attr]
+    replacement = functools.wraps(original)(make(original))
+    replacement.__wildasr_patch__ = True
+    setattr(cls, attr, replacement)
+    return lambda: setattr(cls, attr, original)
+
+
+def _extend_set(target: set, items: set) -> Undo:
+    added = {x for x in items if x not in target}
+    target.update(added)
+    return lambda: target.difference_update(added)
+
+
+def _extend_dict(target: dict, items: dict) -> Undo:
+    added = {k: v for k, v in items.items() if k not in target}
+    target.update(added)
+
+    def undo() -> None:
+        for key in added:
+            target.pop(key, None)
+
+    return undo
+
+
+def _chain(*undos: Undo) -> Undo:
+    def undo() -> None:
+        for u in reversed(undos):
+            u()
+
+    return undo
+
+
+# --------------------------------------------------------------------------------------------
+# the patches
+
+
+def _install_processor(module: ModuleType) -> Undo:
+    def make(original: Callable) -> Callable:
+        def hf_processor(name_or_path, **kwargs):
+            config = None
+            try:
+                from transformers import AutoConfig
+
+                config = AutoConfig.from_pretrained(
+                    name_or_path, trust_remote_code=kwargs.get("trust_remote_code", False)
+                )
+            except Exception:  # not a model directory we can read: let verl decide
+                return original(name_or_path, **kwargs)
+            family = family_for_config(config)
+            if family is None:
+                return original(name_or_path, **kwargs)
+            from transformers import AutoProcessor
+
+            # An audio LLM without its processor would train text-only: fail loudly instead.
+            processor = AutoProcessor.from_pretrained(name_or_path, **kwargs)
+            if type(processor).__name__ != family.processor_class:
+                raise TypeError(
+                    f"{name_or_path}: expected {family.processor_class} for model_type "
+                    f"{family.model_type!r}, AutoProcessor gave {type(processor).__name__}"
+                )
+            processor.config = config
+            return processor
+
+        return hf_processor
+
+    return _replace_function(module, "hf_processor", make)
+
+
+def _install_auto_class(module: ModuleType) -> Undo:
+    def make(original: Callable) -> Callable:
+        def get_hf_auto_model_class(hf_config):
+            if family_for_config(hf_config) is not None:
+                return causal_lm_class(hf_config)
+            return original(hf_config)
+
+        return get_hf_auto_model_class
+
+    return _replace_function(module, "get_hf_auto_model_class", make)
+
+
+def _install_varlen(module: ModuleType) -> Undo:
+    keys = {f.feature_mask_key for f in FAMILIES.values()} | {"input_features"}
+    return _extend_set(module._VARLEN_MULTI_MODAL_KEYS, keys)
+
+
+def _install_reprocess(module: ModuleType) -> Undo:
+    from .features import audio_features
+
+    def make(original: Callable) -> Callable:
+        def _compute_multi_modal_inputs(self, output, input_ids):
+            mm = output.multi_modal_data or {}
+            audios = mm.get("audios")
+            if not audios or not is_audio_processor(self.processor) or mm.get("images") or mm.get("videos"):
+                return original(self, output, input_ids)
+            kwargs = output.mm_processor_kwargs
+            if kwargs is None:
+                kwargs = self._get_mm_processor_kwargs(audios)
+            return audio_features(self.processor, audios, input_ids, mm_processor_kwargs=kwargs)
+
+        return _compute_multi_modal_inputs
+
+    return _replace_method(module.AgentLoopWorker, "_compute_multi_modal_inputs", make)
+
+
+def _install_rollout_utils(module: ModuleType) -> Undo:
+    def make_dedup(original: Callable) -> Callable:
+        def qwen2_5_vl_dedup_image_tokens(prompt_ids, processor):
+            prompt_ids = original(prompt_ids, processor)
+            if is_audio_processor(processor):
+                prompt_ids = collapse_audio_runs(list(prompt_ids), audio_token_id(processor))
+            return prompt_ids
+
+        return qwen2_5_vl_dedup_image_tokens
+
+    def make_banned(original: Callable) -> Callable:
+        def get_vision_placeholder_token_ids(processor):
+            token_ids = list(original(processor))
+            if is_audio_processor(processor):
+                tid = audio_token_id(processor)
+                if tid not in token_ids:
+                    token_ids.append(tid)
+            return token_ids
+
+        return get_vision_placeholder_token_ids
+
+    return _chain(
+        _replace_function(module, "qwen2_5_vl_dedup_image_tokens", make_dedup),
+        _replace_function(module, "get_vision_placeholder_token_ids", make_banned),
+    )
+
+
+def _install_builder(module: ModuleType) -> Undo:
+    def make(original: Callable) -> Callable:
+        def _is_multimodal_processor(processor):
+            return original(processor) or is_audio_processor(processor)
+
+        return _is_multimodal_processor
+
+    # Both families render ChatML; the Qwen builder keeps its newline handling between turns.
+    family = module.ContinuousTokenModelFamily.QWEN_VL
+    return _chain(
+        _replace_function(module, "_is_multimodal_processor", make),
+        _extend_dict(module._MODEL_TYPE_TO_FAMILY, {name: family for name in FAMILIES}),
+    )
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch("processor", "verl.utils.tokenizer.tokenizer", _install_processor, "keep the audio processor"),
+    Patch("auto_class", "verl.utils.model", _install_auto_class, "load the class with the LM head"),
+    Patch("varlen_mask", "verl.utils.model", _install_varlen, "pad feature masks of different lengths"),
+    Patch(
+        "reprocess",
+        "verl.experimental.agent_loop.agent_loop",
+        _install_reprocess,
+        "actor features from one placeholder per clip, count-checked",
+    ),
+    Patch(
+        "single_expansion",
+        "verl.workers.rollout.utils",
+        _install_rollout_utils,
+        "one audio placeholder per clip to vLLM; placeholders banned from sampling",
+    ),
+    Patch(
+        "builder",
+        "verl.utils.tokenizer.continuous_token_wiring",
+        _install_builder,
+        "audio processors are multimodal",
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# lazy application through an import hook
+
+
+def _install_pending(module_name: str) -> None:
+    module = sys.modules.get(module_name)
+    if module is None:
+        return
+    for patch in PATCHES:
+        if patch.module == module_name and patch.name not in _installed:
+            try:
+                _installed[patch.name] = patch.install(module)
+            except Exception:
+                logger.exception("verl_dgwgpo: patch %r of %s failed", patch.name, module_name)
+                raise
+
+
+def _after_import(module: ModuleType) -> None:
+    with _lock:
+        if not _active:
+            return
+        for original, replacement in list(_rebinds.values()):
+            _rebind_in(module, original, replacement)
+        _install_pending(module.__name__)
+
+
+class _PostImportLoader(importlib.abc.Loader):
+    """Runs the real loader, then installs the patches that target the module it loaded."""
+
+    def __init__(self, inner: importlib.abc.Loader):
+        self._inner = inner
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._inner.exec_module(module)
+        _after_import(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _VerlFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if not (fullname == "verl" or fullname.startswith("verl.")):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PostImportLoader(spec.loader)
+        return spec
+
+
+_finder = _VerlFinder()
+
+
+def apply() -> list[str]:
+    """Install every patch (idempotent). Returns the names installed now; others wait for import."""
+    global _active
+    with _lock:
+        _active = True
+        if _finder not in sys.meta_path:
+            sys.meta_path.insert(0, _finder)
+        before = set(_installed)
+        for name in {p.module for p in PATCHES}:
+            _install_pending(name)
+        return [p.name for p in PATCHES if p.name in _installed and p.name not in before]
+
+
+def revert() -> None:
+    """Undo every installed patch and remove the import hook (stock verl again)."""
+    global _active
+    with _lock:
+        _active = False
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(_finder)
+        for patch in reversed(PATCHES):
+            undo = _installed.pop(patch.name, None)
+            if undo is not None:
+                undo()
+
+
+def status() -> dict[str, str]:
+    """``installed`` / ``pending`` (module not imported yet) / ``off`` for each patch."""
+    with _lock:
+        if not _active:
+            return {p.name: ("installed" if p.name in _installed else "off") for p in PATCHES}
+        return {p.name: ("installed" if p.name in _installed else "pending") for p in PATCHES}
+
+
+@contextlib.contextmanager
+def stock() -> Iterator[None]:
+    """Run a block on stock verl (patches reverted), then restore the previous state."""
+    with _lock:
+        was_active = _active
+        revert()
+    try:
+        yield
+    finally:
+        if was_active:
+            apply()

@@ -1,0 +1,163 @@
+"""Tiny randomly initialised audio LLMs, built from configs with a self-built tokenizer.
+
+No machine here reaches a model hub, so tests and the demo use these: the real transformers
+classes (``Qwen2AudioForConditionalGeneration``, ``Qwen3ASRForConditionalGeneration``), the real
+processors and feature extractors, saved to a directory that verl loads like any checkpoint.
+The tokenizer is byte-level BPE without merges (256 byte tokens) plus each family's special tokens,
+so any text round-trips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["build_tokenizer", "build_tiny_qwen2_audio", "build_tiny_qwen3_asr"]
+
+# ChatML rendering of the Qwen3-ASR ASR prompt: a system turn (context), a user turn holding the
+# audio placeholder, then the assistant header. Written here for the tiny tokenizer; real
+# checkpoints ship their own template.
+_QWEN3_ASR_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+    "{% for c in m['content'] %}"
+    "{% if c['type'] == 'audio' %}<|audio_start|><|audio_pad|><|audio_end|>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tokenizer(special_tokens: list[str], plain_tokens: list[str] = (), extra_special_tokens: dict | None = None):
+    """A lossless byte-level tokenizer with the given special tokens (no network, no files)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {ch: i for i, ch in enumerate(sorted(ByteLevel.alphabet()))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(special_tokens))
+    if plain_tokens:
+        tok.add_tokens(list(plain_tokens))
+    kwargs = {"extra_special_tokens": extra_special_tokens} if extra_special_tokens else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", **kwargs
+    )
+
+
+def _save(model, processor, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    processor.save_pretrained(out_dir)
+    model.generation_config.eos_token_id = processor.tokenizer.eos_token_id
+    model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
+    model.save_pretrained(out_dir)
+    return out_dir
+
+
+def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds: int = 4) -> Path:
+    """Save a ~50 k-parameter Qwen2-Audio (Whisper-style encoder + Qwen2 LM) to ``out_dir``.
+
+    The feature extractor's window is shortened to ``window_seconds`` (the real one is 30 s) so the
+    encoder's fixed input length stays small on CPU; the encoder's positions match that window.
+    """
+    import torch
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    tokenizer = build_tokenizer(
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
+    )
+    fe = WhisperFeatureExtractor(feature_size=128, chunk_length=window_seconds)
+    processor = Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tokenizer)
+    config = Qwen2AudioConfig(
+        audio_config=dict(
+            model_type="qwen2_audio_encoder",
+            num_mel_bins=128,
+            d_model=16,
+            encoder_layers=1,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            max_source_positions=fe.nb_max_frames // 2,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+        ),
+        audio_token_id=processor.audio_token_id,
+    )
+    config.architectures = ["Qwen2AudioForConditionalGeneration"]
+    torch.manual_seed(seed)
+    model = Qwen2AudioForConditionalGeneration(config)
+    return _save(model, processor, Path(out_dir))
+
+
+def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0) -> Path:
+    """Save a ~35 k-parameter native Qwen3-ASR (needs transformers >= 5.13) to ``out_dir``."""
+    import torch
+    import transformers
+
+    if not hasattr(transformers, "Qwen3ASRForConditionalGeneration"):
+        raise RuntimeError(f"transformers {transformers.__version__} has no Qwen3-ASR (native from 5.13)")
+    from transformers import (
+        Qwen3ASRConfig,
+        Qwen3ASRFeatureExtractor,
+        Qwen3ASRForConditionalGeneration,
+        Qwen3ASRProcessor,
+    )
+
+    tokenizer = build_tokenizer(
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio_start|>", "<|audio_end|>", "<|audio_pad|>"],
+        plain_tokens=["<asr_text>"],
+        extra_special_tokens={
+            "audio_token": "<|audio_pad|>",
+            "audio_bos_token": "<|audio_start|>",
+            "audio_eos_token": "<|audio_end|>",
+        },
+    )
+    processor = Qwen3ASRProcessor(
+        feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tokenizer, chat_template=_QWEN3_ASR_TEMPLATE
+    )
+    config = Qwen3ASRConfig(
+        audio_config=dict(
+            num_mel_bins=128,
+            encoder_layers=1,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            d_model=16,
+            output_dim=32,
+            downsample_hidden_size=8,
+            n_window=50,
+            n_window_infer=100,
+        ),
+        # The default text config lists 28 layer_types; a 2-layer model must not inherit them.
+        text_config=dict(
+            model_type="qwen3",
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=4096,
+            tie_word_embeddings=True,
+        ),
+        audio_token_id=processor.audio_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config.architectures = ["Qwen3ASRForConditionalGeneration"]
+    torch.manual_seed(seed)
+    model = Qwen3ASRForConditionalGeneration(config)
+    return _save(model, processor, Path(out_dir))

@@ -1,0 +1,554 @@
+"""The end-to-end demo (issue 9): the whole recipe on a corpus it synthesises itself, no download.
+
+Stages (each is the real library code; each writes its outputs plus a done-marker, so a rerun skips
+finished stages and, inside a stage, finished items):
+
+1. ``corpus``  — Piper TTS over the shipped sentence list, five voice styles (``lhotse_wild.synth``).
+2. ``wild``    — every one of the 54 scenarios, ``per_scenario`` times, linear severity, provenance in
+   ``custom["wild"]`` (``lhotse_wild.degrade_cut`` + ``write_degraded``).
+3. ``asr``     — pocketsphinx with an in-domain LM on clean + wild audio: ``base_wer``, n-best lists
+   (``lhotse_wild.asr``), > 70 % filter, curriculum buckets, RL split (``lhotse_wild.split``).
+4. ``scores``  — ``nemo_wild_eval`` tables and plots: by condition, scenario, number of effects,
+   effect, severity; hallucination/omission.
+5. ``rewards`` — n-best lists as rollout groups; zero-variance share and group std under 1 − WER vs
+   DG-WGPO by WER regime (``verl_dgwgpo``).
+6. ``router``  — clean-vs-wild router trained briefly; held-out accuracy (``verl_dgwgpo.router``).
+7. ``report``  — ``report.md`` + ``report.html`` + ``metrics.json``.
+
+A stage whose library is not importable yet is recorded as missing (with the import error) and the
+report says so; later stages run as far as they can. Wild cuts are assigned scenarios round-robin
+(wild item ``k`` uses scenario ``k % 54`` and clean cut ``k % N``), so every scenario is present.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nemo_wild_eval.errors import InputError
+
+__all__ = ["DemoConfig", "run_demo", "DEFAULT_NUM_UTTERANCES", "DEFAULT_PER_SCENARIO", "SMALL"]
+
+# Default size: measured to finish well inside 10 minutes on 2 shared cores (see README "The demo").
+DEFAULT_NUM_UTTERANCES = 240
+DEFAULT_PER_SCENARIO = 5  # 54 x 5 = 270 wild cuts
+SMALL = {"num_utterances": 12, "per_scenario": 1}  # 12 clean + 54 wild: every scenario once
+NBEST = 8
+REGIME_NAMES = ("low", "medium", "high", "over")  # base WER <= .3, <= .5, <= .7, > .7
+
+
+@dataclass
+class DemoConfig:
+    """What ``wildasr demo`` runs; ``None`` sizes mean the default (or the ``--small`` size)."""
+
+    out: Path = Path("out/demo")
+    seed: int = 0
+    num_utterances: int | None = None
+    per_scenario: int | None = None
+    small: bool = False
+    workers: int = 1
+    nbest: int = NBEST
+    sentences: str | None = None
+    rl_ratio: float | None = None
+    router_steps: int | None = None
+    progress: bool = True
+
+    def resolve(self) -> "DemoConfig":
+        base = SMALL if self.small else {"num_utterances": DEFAULT_NUM_UTTERANCES, "per_scenario": DEFAULT_PER_SCENARIO}
+        n = self.num_utterances if self.num_utterances is not None else base["num_utterances"]
+        k = self.per_scenario if self.per_scenario is not None else base["per_scenario"]
+        if n < 1:
+            raise InputError(f"--num-utterances must be >= 1, got {n}")
+        if k < 1:
+            raise InputError(f"--per-scenario must be >= 1, got {k}")
+        if self.nbest < 2:
+            raise InputError(f"--nbest must be >= 2 (a rollout group), got {self.nbest}")
+        return DemoConfig(
+            out=Path(self.out), seed=int(self.seed), num_utterances=int(n), per_scenario=int(k), small=self.small,
+            workers=max(1, int(self.workers)), nbest=int(self.nbest), sentences=self.sentences,
+            rl_ratio=self.rl_ratio, router_steps=self.router_steps, progress=self.progress,
+        )
+
+
+def _fp(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def _probe(module: str, names: tuple[str, ...] = ()) -> tuple[Any | None, str | None]:
+    """Import ``module`` and check ``names`` exist: (module, None) or (None, why not)."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return None, f"`{module}` is not importable ({exc})"
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        return None, f"`{module}` has no {', '.join(f'`{n}`' for n in missing)} yet"
+    return mod, None
+
+
+class Demo:
+    """Runs the stages in order; keeps the metrics that the report is built from."""
+
+    def __init__(self, cfg: DemoConfig, log: Callable[[str], None] = print):
+        self.cfg = cfg.resolve()
+        self.out = self.cfg.out
+        self.log = log
+        self.state = self.out / ".stages"
+        self.metrics: dict[str, Any] = {
+            "schema": "wildasr.demo/1",
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()},
+            "stages": {},
+            "missing": {},
+            "timings_s": {},
+        }
+        self._sentences: list[str] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def sentences(self) -> list[str]:
+        if self._sentences is None:
+            from lhotse_wild.synth import load_sentences
+
+            self._sentences = load_sentences(self.cfg.sentences)
+        return self._sentences
+
+    def rel(self, p: Path | str) -> str:
+        return os.path.relpath(Path(p), self.out)
+
+    def stage(self, name: str, fingerprint: dict, fn: Callable[[], dict], clean_dirs: tuple[str, ...] = ()) -> dict:
+        """Run ``fn`` unless a done-marker with the same fingerprint exists; record its summary."""
+        marker = self.state / f"{name}.json"
+        fp = _fp(fingerprint)
+        if marker.exists():
+            try:
+                saved = json.loads(marker.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                saved = {}
+            if saved.get("fingerprint") == fp:
+                self.log(f"[{name}] done already (resume): skipped")
+                self.metrics["stages"][name] = saved["summary"]
+                self.metrics["timings_s"][name] = saved.get("seconds", 0.0)
+                if saved.get("missing"):
+                    self.metrics["missing"][name] = saved["missing"]
+                return saved["summary"]
+            self.log(f"[{name}] settings changed since the last run: redoing this stage")
+            for d in clean_dirs:
+                shutil.rmtree(self.out / d, ignore_errors=True)
+        self.log(f"[{name}] ...")
+        t0 = time.perf_counter()
+        self.metrics["missing"].pop(name, None)
+        summary = fn()
+        seconds = round(time.perf_counter() - t0, 2)
+        self.metrics["stages"][name] = summary
+        self.metrics["timings_s"][name] = seconds
+        _write_json(marker, {"fingerprint": fp, "seconds": seconds, "summary": summary,
+                             "missing": self.metrics["missing"].get(name)})
+        self.log(f"[{name}] finished in {seconds:.1f} s")
+        return summary
+
+    def missing(self, stage: str, what: str) -> None:
+        self.metrics["missing"].setdefault(stage, []).append(what)
+        self.log(f"[{stage}] missing: {what}")
+
+    # ------------------------------------------------------------------ 1. corpus
+    def corpus_fp(self) -> dict:
+        from lhotse_wild.synth import DEFAULT_STYLES
+
+        return {"seed": self.cfg.seed, "n": self.cfg.num_utterances, "sentences": _fp(self.sentences),
+                "styles": [asdict(s) for s in DEFAULT_STYLES]}
+
+    def run_corpus(self) -> dict:
+        from lhotse_wild.synth import DEFAULT_SENTENCES, DEFAULT_STYLES, plan_corpus, synthesize_corpus
+
+        items = plan_corpus(self.sentences, self.cfg.num_utterances, DEFAULT_STYLES, self.cfg.seed)
+        cuts = synthesize_corpus(items, self.out / "corpus", workers=self.cfg.workers, progress=self.cfg.progress)
+        styles: dict[str, dict] = {}
+        for c in cuts:
+            s = styles.setdefault(c.custom["tts"]["style"], {"utterances": 0, "seconds": 0.0})
+            s["utterances"] += 1
+            s["seconds"] += c.duration
+        params = {s.name: {k: v for k, v in asdict(s).items() if k != "name"} for s in DEFAULT_STYLES}
+        first = cuts[0].custom["tts"]
+        return {
+            "utterances": len(cuts),
+            "audio_seconds": round(sum(c.duration for c in cuts), 2),
+            "engine": first["engine"],
+            "voice": first["voice"],
+            "sentences_available": len(self.sentences),
+            "sentence_file": str(self.cfg.sentences or DEFAULT_SENTENCES),
+            "styles": {k: {**v, "seconds": round(v["seconds"], 2), **params.get(k, {})} for k, v in styles.items()},
+            "manifest": self.rel(self.out / "corpus" / "cuts.jsonl.gz"),
+        }
+
+    def clean_cuts(self):
+        from lhotse import CutSet
+
+        return CutSet.from_jsonl(self.out / "corpus" / "cuts.jsonl.gz").to_eager()
+
+    # ------------------------------------------------------------------ 2. wild
+    def wild_fp(self) -> dict:
+        core, _ = _probe("lhotse_wild.core", ("PARAMS_VERSION",))
+        return {"corpus": self.corpus_fp(), "per": self.cfg.per_scenario,
+                "params_version": getattr(core, "PARAMS_VERSION", None)}
+
+    def run_wild(self) -> dict:
+        from lhotse import CutSet
+        from tqdm.auto import tqdm
+
+        lw, why = _probe("lhotse_wild", ("SCENARIOS", "degrade_cut", "write_degraded", "NoiseBank", "sample_severity"))
+        if lw is None:
+            self.missing("wild", f"simulator: {why}")
+            return {"status": "missing"}
+        clean = list(self.clean_cuts())
+        names = list(lw.SCENARIOS)
+        total = len(names) * self.cfg.per_scenario
+        wdir = self.out / "wild"
+        wdir.mkdir(parents=True, exist_ok=True)
+        journal = wdir / "journal.jsonl"
+        done = _read_journal(journal)
+        bank = lw.NoiseBank(babble_cuts=clean[:500])
+        bar = tqdm(total=total, initial=sum(1 for k in range(total) if _wild_id(clean, k) in done),
+                   desc="simulate", unit="cut", disable=not self.cfg.progress)
+        with journal.open("a", encoding="utf-8") as fh:
+            for k in range(total):
+                src = clean[k % len(clean)]
+                wid = _wild_id(clean, k)
+                if wid in done:
+                    continue
+                rng = np.random.default_rng([self.cfg.seed, 2, k])
+                severity = float(lw.sample_severity("linear", rng))
+                clip_seed = int(rng.integers(0, 2**31 - 1))
+                new = lw.degrade_cut(src, names[k % len(names)], severity, clip_seed, noise_source=bank,
+                                     suffix=wid[len(src.id):], sampler="linear")
+                final = lw.write_degraded(new, new.load_audio(), wdir / "audio", "flac")
+                d = final.to_dict()
+                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+                fh.flush()
+                done[wid] = d
+                bar.update(1)
+        bar.close()
+        cuts = CutSet.from_dicts([done[_wild_id(clean, k)] for k in range(total)])
+        cuts.to_file(wdir / ".tmp-cuts.jsonl.gz")
+        os.replace(wdir / ".tmp-cuts.jsonl.gz", wdir / "cuts.jsonl.gz")
+        per_scn: dict[str, int] = {n: 0 for n in names}
+        per_n: dict[str, int] = {}
+        sev = []
+        for c in cuts:
+            w = c.custom["wild"]
+            per_scn[w["scenario"]] += 1
+            per_n[str(len(w["effects"]))] = per_n.get(str(len(w["effects"])), 0) + 1
+            sev.append(w["severity"])
+        return {
+            "cuts": len(cuts),
+            "scenarios_total": len(names),
+            "scenarios_present": sum(1 for v in per_scn.values() if v > 0),
+            "per_scenario": per_scn,
+            "by_num_effects": dict(sorted(per_n.items())),
+            "sampler": "linear",
+            "severity": {"min": float(np.min(sev)), "mean": float(np.mean(sev)), "max": float(np.max(sev))},
+            "params_version": cuts[0].custom["wild"]["version"],
+            "manifest": self.rel(wdir / "cuts.jsonl.gz"),
+        }
+
+    def wild_cuts(self):
+        from lhotse import CutSet
+
+        p = self.out / "wild" / "cuts.jsonl.gz"
+        return CutSet.from_jsonl(p).to_eager() if p.exists() else None
+
+    # ------------------------------------------------------------------ 3. asr + split
+    def asr_fp(self) -> dict:
+        return {"wild": self.wild_fp(), "nbest": self.cfg.nbest, "rl_ratio": self.cfg.rl_ratio,
+                "lm": _fp(self.sentences), "asr": "pocketsphinx"}
+
+    def run_asr(self) -> dict:
+        from lhotse import CutSet
+
+        from lhotse_wild.asr import PocketSphinxTranscriber
+        from lhotse_wild.split import DEFAULT_RL_RATIO, apply_base_wer, compute_records, split_by_wer, write_split
+
+        asr = PocketSphinxTranscriber(lm_sentences=self.sentences)
+        clean = list(self.clean_cuts())
+        wild_set = self.wild_cuts()
+        wild = list(wild_set) if wild_set is not None else []
+        if not wild:
+            self.missing("asr", "no wild corpus (stage `wild` did not run): clean audio only")
+        adir = self.out / "asr"
+        adir.mkdir(parents=True, exist_ok=True)
+        recs = compute_records(clean + wild, asr, "whisper_en", nbest=self.cfg.nbest,
+                               cache=adir / "base_wer_cache.jsonl", workers=self.cfg.workers,
+                               progress=self.cfg.progress, desc="pocketsphinx")
+        clean_s = CutSet.from_cuts(apply_base_wer(c, recs[c.id]) for c in clean)
+        clean_s.to_file(adir / "clean_scored.jsonl.gz")
+        out: dict[str, Any] = {"asr": asr.name, "oov_words": asr.oov_words, "normalizer": "whisper_en",
+                               "nbest": self.cfg.nbest,
+                               "clean_manifest": self.rel(adir / "clean_scored.jsonl.gz")}
+        manifest = adir / "manifest.jsonl"
+        with manifest.open("w", encoding="utf-8") as fh:
+            for c in clean + wild:
+                fh.write(json.dumps(_nemo_record(c, recs[c.id]), ensure_ascii=False) + "\n")
+        with (adir / "nbest.jsonl").open("w", encoding="utf-8") as fh:
+            for c in clean + wild:
+                r = recs[c.id]
+                fh.write(json.dumps({"cut_id": c.id, "condition": "wild" if "wild" in (c.custom or {}) else "clean",
+                                     "text": c.supervisions[0].text, "base_wer": r["wer"], "nbest": r["nbest"]},
+                                    ensure_ascii=False) + "\n")
+        out["nemo_manifest"] = self.rel(manifest)
+        out["nbest_groups"] = self.rel(adir / "nbest.jsonl")
+        out["clean_wer"] = _corpus_wer(recs[c.id] for c in clean)
+        if wild:
+            wild_s = CutSet.from_cuts(apply_base_wer(c, recs[c.id]) for c in wild)
+            wild_s.to_file(adir / "wild_scored.jsonl.gz")
+            out["wild_manifest"] = self.rel(adir / "wild_scored.jsonl.gz")
+            out["wild_wer"] = _corpus_wer(recs[c.id] for c in wild)
+            rl_ratio = self.cfg.rl_ratio if self.cfg.rl_ratio is not None else DEFAULT_RL_RATIO
+            res = split_by_wer(wild_s, rl_ratio=rl_ratio, seed=self.cfg.seed)
+            paths = write_split(res, self.out / "split")
+            out["split"] = res.summary()
+            out["split_table"] = res.table()
+            out["split_files"] = {k: self.rel(v) for k, v in paths.items()}
+        return out
+
+    # ------------------------------------------------------------------ 4. scores
+    def run_scores(self) -> dict:
+        ne, why = _probe("nemo_wild_eval", ("score_manifest", "write_report"))
+        plots_mod, why_plots = _probe("nemo_wild_eval.plots", ("plot_wer_by_condition", "plot_bars"))
+        if ne is None or plots_mod is None:
+            self.missing("scores", f"scorer: {why or why_plots}")
+            return {"status": "missing"}
+        manifest = self.out / "asr" / "manifest.jsonl"
+        records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+        sdir = self.out / "scores"
+        res = ne.score_manifest(records, normalizer="whisper_en",
+                                by=["condition", "num_effects", "scenario", "voice"], severity_key="severity")
+        written = ne.write_report(res, sdir)
+        plots = {k: self.rel(v) for k, v in written.items() if str(v).endswith(".png")}
+        summary: dict[str, Any] = {
+            "overall": _pick(res.metrics),
+            "by_condition": {k: _pick(v) for k, v in res.breakdowns.get("condition", {}).items()},
+            "by_num_effects": {k: _pick(v) for k, v in res.breakdowns.get("num_effects", {}).items()},
+            "by_scenario": {k: _pick(v) for k, v in res.breakdowns.get("scenario", {}).items()},
+            "by_voice": {k: _pick(v) for k, v in res.breakdowns.get("voice", {}).items()},
+            "severity": [{"label": b["label"], "center": b.get("center"), **_pick(b)}
+                         for b in (res.severity or {}).get("bins", [])],
+            "normalizer_version": res.normalizer_version,
+            "report": self.rel(written["report"]),
+            "metrics": self.rel(written["metrics"]),
+            "manifest": self.rel(written["manifest"]),
+        }
+        # WER by effect: every wild utterance counts once for each effect it contains.
+        exploded = [dict(r, effect=e) for r in records if r["condition"] == "wild"
+                    for e in r["effects"].split("+")]
+        if exploded:
+            res_e = ne.score_manifest(exploded, normalizer="whisper_en", by=["effect"])
+            by_effect = res_e.breakdowns["effect"]
+            summary["by_effect"] = {k: _pick(v) for k, v in by_effect.items()}
+            p = plots_mod.plot_wer_by_condition(by_effect, sdir / "wer_by_effect.png", key="effect",
+                                                title="WER by effect (wild utterances that contain it)")
+            plots["wer_by:effect"] = self.rel(p)
+        cond = summary["by_condition"]
+        labels, values, counts = [], [], []
+        for c in ("clean", "wild"):
+            if c in cond:
+                for metric, name in (("hallucination_rate", "hallucination"), ("omission_rate", "omission")):
+                    labels.append(f"{c} {name}")
+                    values.append(cond[c][metric])
+                    counts.append(cond[c]["utterances"])
+        if labels:
+            p = plots_mod.plot_bars(labels, values, sdir / "hallucination_omission.png",
+                                    title="Hallucination and omission: clean vs wild", ylabel="% of utterances",
+                                    counts=counts)
+            plots["hallucination_omission"] = self.rel(p)
+        summary["plots"] = plots
+        scen = [(k, v) for k, v in summary["by_scenario"].items() if k != "clean" and v["wer"] is not None]
+        scen.sort(key=lambda kv: -kv[1]["wer"])
+        summary["hardest_scenarios"] = [{"scenario": k, **v} for k, v in scen[:5]]
+        summary["easiest_scenarios"] = [{"scenario": k, **v} for k, v in scen[::-1][:5]]
+        return summary
+
+    # ------------------------------------------------------------------ 5. rewards
+    def rewards_fp(self) -> dict:
+        mod, why = _probe("verl_dgwgpo", ("REWARDS", "group_stats"))
+        return {"asr": self.asr_fp(), "available": why is None,
+                "rewards": sorted(getattr(mod, "REWARDS", {}) or {}) if mod else None}
+
+    def run_rewards(self) -> dict:
+        groups = _read_groups(self.out / "asr" / "nbest.jsonl")
+        sizes = [len(g["nbest"]) for g in groups]
+        base = {
+            "groups": len(groups),
+            "group_size": {"mean": float(np.mean(sizes)) if sizes else 0.0, "min": min(sizes, default=0),
+                           "max": max(sizes, default=0)},
+            "groups_with_2plus_distinct": int(sum(1 for s in sizes if s >= 2)),
+        }
+        mod, why = _probe("verl_dgwgpo", ("REWARDS", "group_stats"))
+        if mod is None:
+            self.missing("rewards", f"reward library (issue 5): {why}; n-best groups are written to "
+                                    f"{self.rel(self.out / 'asr' / 'nbest.jsonl')}")
+            return {"status": "missing", **base}
+        return {"status": "ok", **base, **_reward_stats(mod, groups, self.out, self.rel)}
+
+    # ------------------------------------------------------------------ 6. router
+    def router_fp(self) -> dict:
+        mod, why = _probe("verl_dgwgpo.router")
+        return {"wild": self.wild_fp(), "available": why is None, "steps": self.cfg.router_steps,
+                "api": sorted(n for n in dir(mod) if not n.startswith("_")) if mod else None}
+
+    def run_router(self) -> dict:
+        mod, why = _probe("verl_dgwgpo.router")
+        if mod is None:
+            self.missing("router", f"router (issue 8): {why}")
+            return {"status": "missing"}
+        from wildasr import demo_router
+
+        return demo_router.train_and_evaluate(self, mod)
+
+    # ------------------------------------------------------------------ all
+    def run(self) -> dict:
+        t0 = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.stage("corpus", self.corpus_fp(), self.run_corpus)
+        self.stage("wild", self.wild_fp(), self.run_wild, clean_dirs=("wild",))
+        self.stage("asr", self.asr_fp(), self.run_asr, clean_dirs=("asr", "split"))
+        self.stage("scores", {"asr": self.asr_fp(), "lib": _module_stamp("nemo_wild_eval")}, self.run_scores,
+                   clean_dirs=("scores",))
+        self.stage("rewards", self.rewards_fp(), self.run_rewards, clean_dirs=("rewards",))
+        self.stage("router", self.router_fp(), self.run_router, clean_dirs=("router",))
+        self.metrics["timings_s"]["total_this_run"] = round(time.perf_counter() - t0, 2)
+        from wildasr.report import write_demo_report
+
+        _write_json(self.out / "metrics.json", self.metrics)
+        paths = write_demo_report(self.metrics, self.out)
+        self.metrics["report"] = {k: self.rel(v) for k, v in paths.items()}
+        _write_json(self.out / "metrics.json", self.metrics)
+        return self.metrics
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _wild_id(clean: list, k: int) -> str:
+    return f"{clean[k % len(clean)].id}_wild{k:04d}"
+
+
+def _read_journal(path: Path) -> dict[str, dict]:
+    """Cut dicts already written; a torn last line (killed run) is dropped and the file repaired."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    good = 0
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                d = json.loads(raw)
+            except json.JSONDecodeError:
+                break
+            done[d["id"]] = d
+            good += len(raw)
+    if good != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good)
+    return done
+
+
+def _nemo_record(cut, rec: dict) -> dict:
+    """One NeMo manifest line: audio, reference, hypothesis and the metadata the breakdowns use."""
+    wild = (cut.custom or {}).get("wild")
+    tts = (cut.custom or {}).get("tts") or {}
+    src = cut.recording.sources[0].source if cut.has_recording else None
+    return {
+        "audio_filepath": src,
+        "duration": round(cut.duration, 3),
+        "text": " ".join(s.text for s in cut.supervisions),
+        "pred_text": rec["hyp"],
+        "cut_id": cut.id,
+        "condition": "wild" if wild else "clean",
+        "scenario": wild["scenario"] if wild else "clean",
+        "effects": "+".join(wild["effects"]) if wild else "",
+        "num_effects": len(wild["effects"]) if wild else 0,
+        "severity": wild["severity"] if wild else None,
+        "voice": tts.get("style"),  # degraded cuts keep the clean cut's custom["tts"]
+        "base_wer": rec["wer"],
+    }
+
+
+def _corpus_wer(recs) -> float | None:
+    e = n = 0
+    for r in recs:
+        e += r["errors"]
+        n += r["ref_len"]
+    return e / n if n else None
+
+
+_PICK = ("utterances", "ref_words", "wer", "sub_rate", "ins_rate", "del_rate", "hallucination_rate", "omission_rate")
+
+
+def _pick(m: dict) -> dict:
+    return {k: m.get(k) for k in _PICK}
+
+
+def _module_stamp(module: str) -> str | None:
+    """Version + source mtimes of a package: a landed change re-runs the stages that use it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    return _fp(sorted((p.name, p.stat().st_mtime_ns) for p in root.glob("*.py")))
+
+
+def _read_groups(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def regime(base_wer: float) -> str:
+    """WER regime of a group (its 1-best WER): low ≤ .3 < medium ≤ .5 < high ≤ .7 < over."""
+    from lhotse_wild.split import regime_of
+
+    return regime_of(base_wer) or "over"
+
+
+def _reward_stats(mod, groups: list[dict], out: Path, rel) -> dict:
+    """Score every hypothesis of every group with each reward; group std + zero-variance share."""
+    from wildasr import demo_rewards
+
+    return demo_rewards.reward_stats(mod, groups, out, rel)
+
+
+def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) the demo; returns the metrics written to ``OUT/metrics.json``."""
+    return Demo(cfg, log).run()
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
