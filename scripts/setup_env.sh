@@ -9,7 +9,8 @@ lock="$root/requirements/lock-cpu.txt"
 cons="$root/requirements/constraints.txt"
 py="${PYTHON:-python3}"
 stamp="$venv/.lock-sha256"
-want="$(cat "$lock" "$cons" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+nodeps="$root/requirements/lock-nodeps.txt"
+want="$(cat "$lock" "$nodeps" "$cons" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   exit 0
@@ -21,6 +22,7 @@ echo "setup_env: installing $venv from $(basename "$lock") (first time: a few mi
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$cons" -r "$lock"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c "$cons" -r "$nodeps"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root"
 echo "$want" > "$stamp"
 echo "setup_env: ready ($("$venv/bin/python" --version))" >&2
