@@ -1,0 +1,158 @@
+"""``verl.plugins`` entry point: registers reward manager ``dgwgpo`` and estimator ``dgwgpo_grpo``.
+
+verl 0.9.1 ends ``import verl`` with ``entry_points(group="verl.plugins")`` and ``ep.load()`` for each:
+the entry point ``verl_dgwgpo.verl_plugin:register`` is *imported*, never called. So registration
+happens at import of this module, in every process that imports verl (driver and Ray workers).
+
+Cheap: importing verl's reward-manager package and ``core_algos`` costs seconds, so nothing is
+imported here. A post-import hook registers each piece the moment verl itself imports the module that
+holds the registry (before any config is validated against it). Modules already imported are served
+at once. :func:`register` is idempotent and may also be called by hand.
+
+It also applies the audio-rollout patches (:func:`verl_dgwgpo.rollout.patches.apply`) when that module
+imports; any failure there is logged as a warning and never breaks ``import verl``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import logging
+import sys
+import threading
+from types import ModuleType
+from typing import Any, Callable
+
+__all__ = ["REWARD_MANAGER_MODULE", "ESTIMATOR_MODULE", "register", "registered"]
+
+logger = logging.getLogger(__name__)
+
+REWARD_MANAGER_MODULE = "verl.experimental.reward_loop.reward_manager"
+ESTIMATOR_MODULE = "verl.trainer.ppo.core_algos"
+
+_lock = threading.RLock()
+_done: set[str] = set()
+_guard = threading.local()
+
+
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+def _register_reward_manager(module: ModuleType) -> None:
+    # Our module imports verl's package, so it may be the one that triggered this hook: then it is
+    # half-imported here and registers itself on its last line.
+    if _initializing("verl_dgwgpo.reward_manager"):
+        return
+    importlib.import_module("verl_dgwgpo.reward_manager").register_manager()
+
+
+def _register_estimator(module: ModuleType) -> None:
+    if _initializing("verl_dgwgpo.advantage"):
+        return
+    importlib.import_module("verl_dgwgpo.advantage").register_estimator()
+
+
+_TARGETS: dict[str, Callable[[ModuleType], None]] = {
+    REWARD_MANAGER_MODULE: _register_reward_manager,
+    ESTIMATOR_MODULE: _register_estimator,
+}
+
+
+def _run(name: str, module: ModuleType) -> None:
+    with _lock:
+        if name in _done:
+            return
+        try:
+            _TARGETS[name](module)
+            _done.add(name)
+        except Exception as exc:  # never break verl's own import
+            logger.warning("verl_dgwgpo: registering into %s failed: %s", name, exc, exc_info=True)
+
+
+class _Loader(importlib.abc.Loader):
+    """Runs the real loader, then registers into the freshly executed module."""
+
+    def __init__(self, inner: Any, name: str):
+        self._inner = inner
+        self._name = name
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._inner.exec_module(module)
+        _run(self._name, module)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._inner, attr)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of the two registry modules only; every other import is untouched."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _TARGETS or fullname in _done:
+            return None
+        busy = getattr(_guard, "names", None)
+        if busy is None:
+            busy = _guard.names = set()
+        if fullname in busy:  # another hook delegating back to us
+            return None
+        busy.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            busy.discard(fullname)
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _Loader(spec.loader, fullname)
+        return spec
+
+
+_finder = _Finder()
+
+
+def _loaded(name: str) -> ModuleType | None:
+    return None if _initializing(name) else sys.modules.get(name)
+
+
+def _apply_rollout_patches() -> None:
+    try:
+        patches = importlib.import_module("verl_dgwgpo.rollout.patches")
+    except Exception as exc:
+        logger.warning("verl_dgwgpo: rollout patches not importable (%s); audio rollout stays stock verl", exc)
+        return
+    try:
+        patches.apply()
+    except Exception as exc:
+        logger.warning("verl_dgwgpo: rollout patches failed to apply: %s", exc)
+
+
+def register() -> list[str]:
+    """Register everything (idempotent). Returns the registry modules already served."""
+    with _lock:
+        pending = [name for name in _TARGETS if name not in _done]
+        if pending and _finder not in sys.meta_path:
+            sys.meta_path.insert(0, _finder)
+        for name in pending:
+            module = _loaded(name)
+            if module is not None:
+                _run(name, module)
+    _apply_rollout_patches()
+    return sorted(_done)
+
+
+def registered() -> dict[str, bool]:
+    """Which registrations are done in this process (for diagnostics and tests)."""
+    return {name: name in _done for name in _TARGETS}
+
+
+register()
