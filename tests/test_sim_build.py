@@ -126,3 +126,36 @@ def test_cli_simulate(tmp_path, capsys):
     assert rc == 2 and "noise_far_field" in capsys.readouterr().err
     assert wildasr_main(["simulate", "--out", str(tmp_path / "v"), "--preview"]) == 0
     assert (tmp_path / "v" / "preview.png").stat().st_size > 10_000
+
+
+def test_corrupt_audio_file_is_named_by_cut_id(tmp_path):
+    from lhotse.audio import AudioSource
+    from lhotse.utils import fastcopy
+
+    cuts = list(corpus(tmp_path, n=2))
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 50)
+    rec = fastcopy(cuts[1].recording, sources=[AudioSource(type="file", channels=[0], source=str(tmp_path / "bad.wav"))])
+    data = CutSet.from_cuts([cuts[0], fastcopy(cuts[1], recording=rec)])
+    with pytest.raises(InputError, match="clean1.*cannot load audio"):
+        lhotse_wild.degrade_cuts(data, output_dir=tmp_path / "r", progress=False)
+    out = lhotse_wild.degrade_cuts(data, output_dir=tmp_path / "s", on_error="skip", progress=False)
+    assert [c.id for c in out] == ["clean0_wild0"]
+    assert json.loads((tmp_path / "s" / "skipped.jsonl").read_text())["id"] == "clean1_wild0"
+
+
+def test_render_cut_is_the_shared_step_and_matches_the_written_files(tmp_path):
+    """The per-cut function both drivers call: its in-memory audio is the file the build writes."""
+    cuts = corpus(tmp_path, n=2)
+    settings = build.BuildSettings.make(seed=7, num_per_cut=2)
+    bank = lhotse_wild.NoiseBank(babble_cuts=list(cuts))
+    out = {c.id: c for c in lhotse_wild.degrade_cuts(cuts, seed=7, num_per_cut=2, output_dir=tmp_path / "w",
+                                                     progress=False)}
+    for cut in cuts:
+        rendered = build.render_cut(cut, settings, bank, skip={f"{cut.id}_wild1"})
+        assert [r.id for r in rendered] == [f"{cut.id}_wild0"]
+        r = rendered[0]
+        written = out[r.id]
+        assert r.audio == open(written.recording.sources[0].source, "rb").read()  # same bytes
+        assert r.cut.custom == written.custom and r.cut.supervisions == written.supervisions
+    with pytest.raises(InputError, match="num_per_cut"):
+        build.BuildSettings.make(num_per_cut=0)

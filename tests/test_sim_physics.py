@@ -230,3 +230,56 @@ def test_loss_pattern_statistics():
     assert abs(runs.mean() - 4.0) < 0.15
     assert abs(len(r) / bad.sum() - 0.25) < 0.03
     assert len(P.loss_pattern(1000, 0.0, 1.0, 0.25, seed=1)[0]) == 0
+
+
+# ------------------------------------------------------------------------------ device chain (one FFT pass)
+@pytest.mark.parametrize("kind,cut", [("lowpass", 2000.0), ("highpass", 300.0), ("bandpass", (200.0, 3400.0))])
+def test_closed_form_butterworth_power_matches_scipy(kind, cut):
+    f = np.linspace(5.0, 7995.0, 400)
+    sos = scipy.signal.butter(4, cut, btype=kind, fs=SR, output="sos")
+    _, h = scipy.signal.sosfreqz(sos, worN=f, fs=SR)
+    assert np.max(np.abs(np.abs(h) ** 2 - P.butter_power_response(f, SR, kind, cut, 4))) < 1e-9
+    peq = P.peaking_sos(SR, 1500.0, 9.0, 2.0).astype(np.float64)
+    _, h = scipy.signal.sosfreqz(peq, worN=f, fs=SR)
+    assert np.max(np.abs(np.abs(h) ** 2 - P.biquad_power_response(f, SR, peq))) < 1e-9
+
+
+def test_device_chain_equals_float64_forward_backward_filtering():
+    """One FFT pass == resample round trip, then scipy's sosfiltfilt band-pass + EQ (float64), away
+    from the edges (where only the padding convention differs)."""
+    x = white(3.0, seed=11)
+    got = P.device_chain(x, SR, 8000, (200.0, 3400.0), 4, 1500.0, 6.0, 2.0)
+    sos = np.concatenate([scipy.signal.butter(4, (200.0, 3400.0), btype="bandpass", fs=SR, output="sos"),
+                          P.peaking_sos(SR, 1500.0, 6.0, 2.0).astype(np.float64)])
+    ref = scipy.signal.sosfiltfilt(sos, P.resample_roundtrip(x, SR, 8000).astype(np.float64))
+    mid = slice(SR // 4, -SR // 4)
+    err = np.sqrt(np.mean((got[0, mid] - ref[0, mid]) ** 2) / np.mean(ref[0, mid] ** 2))
+    assert got.shape == x.shape and err < 1e-5
+    assert band_db(got, x, 4050, 8000) < -50 and abs(band_db(got, x, 1450, 1550) - 6.0) < 0.5
+
+
+def test_reverb_lowpass_in_one_fft_equals_float64_reference():
+    """X·H_rir·|H_lp|² == float64 full convolution, then scipy's sosfiltfilt, cropped, RMS kept."""
+    x = white(3.0, seed=12)
+    rir = P.parametric_rir(SR, 0.6, 2.0, seed=4)
+    got = P.reverberate_lowpass(x, SR, rir, 3000.0, order=4)
+    full = scipy.signal.fftconvolve(x[0].astype(np.float64), rir.astype(np.float64))
+    ref = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 3000.0, fs=SR, output="sos"), full)[: x.shape[1]]
+    ref *= np.sqrt(np.mean(x.astype(np.float64) ** 2) / np.mean(ref ** 2))
+    mid = slice(SR // 8, -SR // 8)
+    assert got.shape == x.shape
+    assert np.sqrt(np.mean((got[0, mid] - ref[mid]) ** 2) / np.mean(ref[mid] ** 2)) < 1e-5
+    assert abs(P.power(got) / P.power(x) - 1.0) < 1e-5  # the level change is left to gain_db
+
+
+def test_lowpass_cascade_equals_repeated_float64_filtering():
+    x = white(3.0, seed=13)
+    cutoffs = [1200.0, 1100.0, 1300.0]
+    got = P.lowpass_cascade(x, SR, cutoffs, order=2)
+    ref = x[0].astype(np.float64)
+    for fc in cutoffs:
+        ref = scipy.signal.sosfiltfilt(scipy.signal.butter(2, fc, fs=SR, output="sos"), ref)
+    mid = slice(SR // 8, -SR // 8)
+    assert np.sqrt(np.mean((got[0, mid] - ref[mid]) ** 2) / np.mean(ref[mid] ** 2)) < 1e-5
+    # three 2nd-order passes, zero-phase: |H|^2 per pass at 2·fc ≈ 1/(1+(tan ratio)^4) each → ≤ -36 dB total
+    assert band_db(got, x, 2600, 8000) < -36

@@ -4,6 +4,7 @@
     y, params = lhotse_wild.degrade(samples, 16000, "far_field_noise_dropout", severity=0.6, seed=7)
     assert (lhotse_wild.replay(samples, 16000, params) == y).all()
     wild = lhotse_wild.degrade_cuts(cuts, scenarios="all", seed=0, output_dir="wild/")
+    wild = lhotse_wild.degrade_cuts_ray(cuts, "wild_shar/", address="auto", seed=0)  # same cuts, on Ray
     dataset = K2SpeechRecognitionDataset(cut_transforms=[lhotse_wild.RandomWildDegradation(seed=0)])
 
 Importing this package is cheap (no numpy/scipy/lhotse/torch): names load on first use. The Lhotse
@@ -41,6 +42,9 @@ _LAZY: dict[str, str] = {
     "degrade_one_cut": "lhotse_wild.build",
     "write_degraded": "lhotse_wild.build",
     "degrade_cuts": "lhotse_wild.build",
+    "render_cut": "lhotse_wild.build",
+    "BuildSettings": "lhotse_wild.build",
+    "degrade_cuts_ray": "lhotse_wild.ray_build",
 }
 
 __all__ = ["ANCHORS", "EFFECTS", "MODIFIERS", "SCENARIOS", "SCENARIO_GROUPS", "resolve_scenarios",

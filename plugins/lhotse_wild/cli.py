@@ -28,7 +28,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-babble", action="store_true", help="no babble noise from the corpus itself")
     p.add_argument("--babble-pool", type=int, default=500, help="cuts kept as babble talkers")
     p.add_argument("--shar", action="store_true", help="also write a Lhotse Shar copy to OUT/shar")
-    p.add_argument("--shard-size", type=int, default=1000)
+    p.add_argument("--shard-size", type=int, default=1000,
+                   help="cuts per Shar shard (with --ray: input cuts per shard and Ray task)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="build on Ray: no ADDRESS = a local Ray on this machine, 'auto' or ray://HOST:10001 = "
+                   "a cluster; writes Lhotse Shar shards to OUT/shar (resumable per shard)")
+    p.add_argument("--max-in-flight", type=int, default=None,
+                   help="with --ray: shards submitted at once (default 2 x cluster CPUs)")
     p.add_argument("--on-error", default="raise", choices=["raise", "skip"],
                    help="skip: record undegradable cuts in OUT/skipped.jsonl instead of stopping")
     p.add_argument("--preview", action="store_true",
@@ -83,6 +89,20 @@ def run(args: argparse.Namespace) -> int:
         from lhotse import CutSet
 
         noise = CutSet.from_cuts(c for path in args.noise_cuts for c in _load_cuts(path, "noise"))
+    if args.ray is not None:
+        from lhotse_wild.ray_build import count_built, degrade_cuts_ray
+
+        degrade_cuts_ray(
+            cuts, out, scenarios=args.scenarios, sampler=args.sampler, seed=args.seed, noise_cuts=noise,
+            num_per_cut=args.num_per_cut, config=args.config, babble=not args.no_babble,
+            babble_pool=args.babble_pool, audio_format=args.format, shard_size=args.shard_size,
+            on_error=args.on_error, address=None if args.ray == "local" else args.ray,
+            max_in_flight=args.max_in_flight, progress=not args.quiet,
+        )
+        n, skipped = count_built(out)  # from the shard markers: no need to read the audio back
+        print(f"{n} degraded cuts in Shar shards under {out / 'shar'}" + (f"; {skipped} skipped (see "
+              f"{out / 'skipped.jsonl'})" if skipped else ""))
+        return 0
     result = lhotse_wild.degrade_cuts(
         cuts, scenarios=args.scenarios, sampler=args.sampler, seed=args.seed, noise_cuts=noise,
         num_per_cut=args.num_per_cut, output_dir=out, config=args.config, babble=not args.no_babble,

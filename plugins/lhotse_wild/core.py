@@ -21,7 +21,7 @@ from lhotse_wild.scenarios import scenario_effects
 from lhotse_wild.severity import check_severity
 from nemo_wild_eval.errors import InputError
 
-PARAMS_VERSION = "lhotse_wild-1"
+PARAMS_VERSION = "lhotse_wild-2"  # -2: far_field, obstructed, recording filters as FFT products
 PEAK_CEILING = 0.999
 MIN_RATE, MAX_RATE = 8000, 192000
 MIN_DURATION_S = 0.1

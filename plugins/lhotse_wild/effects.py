@@ -338,19 +338,20 @@ def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise
         if effect == "far_field":
             rir = P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
                                    float(step["predelay_ms"]) / 1000.0)
-            # reverb → low-pass as ONE convolution with the low-passed RIR (both LTI, so they commute);
-            # the result keeps the input RMS, so the level drop is exactly gain_db.
-            rir_lp, lead = P.lowpass_rir(rir, sr, float(step["lowpass_hz"]), order=int(step["lowpass_order"]))
-            y = P.reverberate(x, rir_lp, lead=lead)
+            # reverb → low-pass as ONE FFT product (both LTI); the result keeps the input RMS, so the
+            # level drop is exactly gain_db.
+            y = P.reverberate_lowpass(x, sr, rir, float(step["lowpass_hz"]), order=int(step["lowpass_order"]))
             return P.change_loudness(y, float(step["gain_db"]))
         if effect == "strong_echo":
             return P.echo(x, sr, [d / 1000.0 for d in step["delays_ms"]], step["gains_db"])
         if effect == "obstructed":
-            # the repeated low-pass passes stacked as one cascade of sections, one zero-phase run
-            sos = np.concatenate([P.butter_sos(sr, "lowpass", float(fc), int(step["order"]))
-                                  for fc in step["cutoffs_hz"]])
-            return P.sos_filter(x, sos)
+            # the repeated zero-phase low-passes as one product of responses, one FFT pass
+            return P.lowpass_cascade(x, sr, [float(fc) for fc in step["cutoffs_hz"]], int(step["order"]))
         if effect == "recording":
+            if step["resampler"] == "fft":  # the three linear zero-phase stages as one FFT pass
+                return P.device_chain(x, sr, int(step["rate_hz"]),
+                                      (float(step["highpass_hz"]), float(step["lowpass_hz"])), int(step["order"]),
+                                      float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
             y = P.resample_roundtrip(x, sr, int(step["rate_hz"]), method=str(step["resampler"]))
             # band-pass and EQ stacked into one zero-phase pass over the signal
             sos = np.concatenate([

@@ -7,6 +7,12 @@ changes, so supervision segments stay valid.
 Filtering is zero-phase by default (``scipy.signal.sosfiltfilt``): a causal filter would delay speech by
 its group delay (milliseconds at 1 kHz for a 4th-order low-pass; much more for repeated passes) and the
 word timestamps would drift. Pass ``zero_phase=False`` for the causal (``sosfilt``) behaviour.
+
+The effects use the FFT-domain twins (:func:`reverberate_lowpass`, :func:`lowpass_cascade`,
+:func:`device_chain`): a zero-phase filter's response is the real |H|², known in closed form for
+Butterworth and peaking sections, so a chain of linear stages costs one FFT pair and no per-clip
+filter design (cutoffs are jittered per clip, so designs would never come from a cache). Tests check
+them against scipy's float64 ``sosfiltfilt``.
 """
 
 from __future__ import annotations
@@ -142,6 +148,30 @@ def reverberate(x: np.ndarray, rir: np.ndarray, *, preserve_rms: bool = True, le
     return y
 
 
+def reverberate_lowpass(x: np.ndarray, sampling_rate: int, rir: np.ndarray, cutoff_hz: float,
+                        order: int = 4) -> np.ndarray:
+    """Reverb, then a zero-phase Butterworth low-pass, in ONE FFT product; output keeps the input RMS.
+
+    Both are linear and time-invariant, so conv(x, h) low-passed = X · H_rir · |H_lp|² (|H_lp|² in
+    closed form, see :func:`butter_power_response`). The FFT is 20 ms longer than the linear
+    convolution, so the low-pass's pre-ringing never wraps onto the kept samples. Same result as
+    :func:`reverberate` of :func:`lowpass_rir` up to the float32 filter of the latter; ~15 % cheaper.
+    """
+    _check(x)
+    n = x.shape[-1]
+    h = np.asarray(rir, dtype=np.float32).reshape(1, -1)
+    nfft = scipy.fft.next_fast_len(n + h.shape[-1] - 1 + int(round(0.02 * sampling_rate)), real=True)
+    tan_w, _, _ = _grid(nfft, int(sampling_rate))
+    resp = _butter_h2(tan_w, sampling_rate, "lowpass", cutoff_hz, order).astype(np.float32)
+    spec = scipy.fft.rfft(x, nfft, axis=-1)
+    spec *= scipy.fft.rfft(h, nfft, axis=-1) * resp
+    y = scipy.fft.irfft(spec, nfft, axis=-1)[:, :n].astype(np.float32, copy=False)
+    p_out = power(y)
+    if p_out > 0.0:
+        y *= np.float32(np.sqrt(power(x) / p_out))
+    return y
+
+
 def lowpass_rir(rir: np.ndarray, sampling_rate: int, cutoff_hz: float, order: int = 4) -> tuple[np.ndarray, int]:
     """Zero-phase low-pass of an RIR → (filtered RIR, lead): reverb then low-pass in ONE convolution.
 
@@ -244,6 +274,132 @@ def _rolloff(nfft: int, sampling_rate: int, target_rate: int) -> np.ndarray:
     return w
 
 
+@lru_cache(maxsize=8)
+def _grid(nfft: int, sampling_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tan(π f/fs), cos(ω), cos(2ω) on the rfft bins of ``nfft`` (float32, read-only, a few cached:
+    memory stays bounded for corpora of many clip lengths)."""
+    f = np.fft.rfftfreq(nfft, 1.0 / sampling_rate)
+    w = 2.0 * np.pi * f / sampling_rate
+    out = tuple(a.astype(np.float32) for a in (np.tan(np.minimum(w / 2.0, np.pi / 2 * (1 - 1e-7))), np.cos(w),
+                                                np.cos(2.0 * w)))
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def _check_cutoff(sampling_rate: int, kind: str, cutoff_hz: float | Sequence[float]) -> None:
+    if kind not in ("lowpass", "highpass", "bandpass"):
+        raise InputError(f"filter kind must be lowpass/highpass/bandpass, got {kind!r}", source="filter")
+    nyq = sampling_rate / 2.0
+    cut = tuple(float(c) for c in np.atleast_1d(cutoff_hz))
+    if len(cut) != (2 if kind == "bandpass" else 1) or not all(0.0 < c < nyq for c in cut):
+        raise InputError(f"{kind} cutoff {cut} Hz must lie in (0, {nyq}) Hz", source="filter")
+
+
+def _butter_h2(tan_w: np.ndarray, sampling_rate: int, kind: str, cutoff_hz: float | Sequence[float],
+               order: int) -> np.ndarray:
+    _check_cutoff(sampling_rate, kind, cutoff_hz)  # the checks of butter_sos, without designing a filter
+    cut = [float(np.tan(np.pi * float(c) / sampling_rate)) for c in np.atleast_1d(cutoff_hz)]  # weak scalars
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if kind == "lowpass":
+            r = tan_w / cut[0]
+        elif kind == "highpass":
+            r = cut[0] / tan_w
+        else:
+            r = (tan_w * tan_w - cut[0] * cut[1]) / (tan_w * (cut[1] - cut[0]))
+        r2 = r * r
+        p = r2
+        for _ in range(int(order) - 1):
+            p = p * r2
+        h2 = 1.0 / (1.0 + p)
+    h2[~np.isfinite(h2)] = 0.0
+    return h2
+
+
+def butter_power_response(freqs_hz: np.ndarray, sampling_rate: int, kind: str,
+                          cutoff_hz: float | Sequence[float], order: int = 4) -> np.ndarray:
+    """|H(f)|² of the digital Butterworth filter :func:`butter_sos` designs (bilinear, pre-warped).
+
+    Closed form, no polynomial evaluation: with Ω = tan(π f / fs), a low-pass is 1 / (1 + (Ω/Ωc)^2N),
+    a high-pass 1 / (1 + (Ωc/Ω)^2N), a band-pass 1 / (1 + ((Ω² − Ω₁Ω₂) / (Ω (Ω₂ − Ω₁)))^2N).
+    It is also the response of the filter run zero-phase (forward-backward: H·H* = |H|²).
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    tan_w = np.tan(np.pi * np.minimum(f, 0.5 * sampling_rate * (1 - 1e-9)) / sampling_rate)
+    return _butter_h2(tan_w, sampling_rate, kind, cutoff_hz, order)
+
+
+def _biquad_h2(cos1: np.ndarray, cos2: np.ndarray, sos: np.ndarray) -> np.ndarray:
+    out = np.ones_like(cos1)
+    for b0, b1, b2, a0, a1, a2 in np.asarray(sos, dtype=np.float64).tolist():  # python floats: keep cos dtype
+        num = (b0 * b0 + b1 * b1 + b2 * b2) + (2.0 * (b0 * b1 + b1 * b2)) * cos1 + (2.0 * b0 * b2) * cos2
+        den = (a0 * a0 + a1 * a1 + a2 * a2) + (2.0 * (a0 * a1 + a1 * a2)) * cos1 + (2.0 * a0 * a2) * cos2
+        out *= num
+        out /= den
+    return out
+
+
+def biquad_power_response(freqs_hz: np.ndarray, sampling_rate: int, sos: np.ndarray) -> np.ndarray:
+    """|H(f)|² of second-order sections (e.g. :func:`peaking_sos`), float64."""
+    wt = 2.0 * np.pi * np.asarray(freqs_hz, dtype=np.float64) / sampling_rate
+    return _biquad_h2(np.cos(wt), np.cos(2.0 * wt), sos)
+
+
+def lowpass_cascade(x: np.ndarray, sampling_rate: int, cutoffs_hz: Sequence[float], order: int = 2) -> np.ndarray:
+    """Several zero-phase Butterworth low-passes in a row (sound through walls), in ONE FFT pass.
+
+    Equals running :func:`spectral_filter` once per cutoff (the product of the |H|² responses, closed
+    form: no filter design per clip, whose cutoffs are jittered), up to edge handling; the signal is
+    zero-padded by 0.1 s so the responses' tails do not wrap around.
+    """
+    _check(x)
+    n = x.shape[-1]
+    nfft = scipy.fft.next_fast_len(n + int(0.1 * sampling_rate), real=True)
+    tan_w, _, _ = _grid(nfft, int(sampling_rate))
+    resp = None
+    for fc in cutoffs_hz:
+        h2 = _butter_h2(tan_w, sampling_rate, "lowpass", float(fc), order)
+        resp = h2 if resp is None else resp * h2
+    if resp is None:
+        return x.astype(np.float32, copy=True)
+    spec = scipy.fft.rfft(x, nfft, axis=-1)
+    spec *= resp.astype(np.float32)[None, :]
+    return scipy.fft.irfft(spec, nfft, axis=-1)[:, :n].astype(np.float32)
+
+
+def device_chain(
+    x: np.ndarray,
+    sampling_rate: int,
+    target_rate: int,
+    band_hz: tuple[float, float],
+    order: int,
+    eq_freq_hz: float,
+    eq_gain_db: float,
+    eq_q: float = 2.0,
+) -> np.ndarray:
+    """A cheap device in ONE FFT pass: rate round trip, zero-phase band-pass, zero-phase peaking EQ.
+
+    All three are linear and zero-phase, so they are one real, non-negative frequency response:
+    the round trip's raised-cosine roll-off (see :func:`resample_roundtrip`) × the band-pass's |H|²
+    × the EQ's |H|² (designed with half the gain, as :func:`peaking_sos`), |H|² being what a
+    forward-backward run applies. The signal is zero-padded
+    by 0.1 s before the FFT so the response's tails do not wrap around. Equivalent to
+    ``resample_roundtrip`` + ``spectral_filter`` + ``peaking_eq`` up to edge handling, ~2.5× faster.
+    """
+    _check(x)
+    n = x.shape[-1]
+    nfft = scipy.fft.next_fast_len(n + int(0.1 * sampling_rate), real=True)
+    tan_w, cos1, cos2 = _grid(nfft, int(sampling_rate))
+    resp = _butter_h2(tan_w, sampling_rate, "bandpass", band_hz, order)
+    resp *= _biquad_h2(cos1, cos2, peaking_sos(sampling_rate, eq_freq_hz, eq_gain_db, eq_q))
+    resp = resp.astype(np.float32)
+    if int(target_rate) < sampling_rate:
+        resp *= _rolloff(nfft, int(sampling_rate), int(target_rate))
+    spec = scipy.fft.rfft(x, nfft, axis=-1)
+    spec *= resp[None, :]
+    return scipy.fft.irfft(spec, nfft, axis=-1)[:, :n].astype(np.float32)
+
+
 # --------------------------------------------------------------------------- 6. spectral filtering
 @lru_cache(maxsize=256)
 def _butter(order: int, cutoff: float | tuple[float, float], kind: str, sampling_rate: int) -> np.ndarray:
@@ -300,12 +456,8 @@ def sos_filter(x: np.ndarray, sos: np.ndarray, zero_phase: bool = True) -> np.nd
 
 def butter_sos(sampling_rate: int, kind: str, cutoff_hz: float | Sequence[float], order: int = 4) -> np.ndarray:
     """Cached Butterworth sections (checked cutoffs), float32."""
-    if kind not in ("lowpass", "highpass", "bandpass"):
-        raise InputError(f"filter kind must be lowpass/highpass/bandpass, got {kind!r}", source="filter")
-    nyq = sampling_rate / 2.0
+    _check_cutoff(sampling_rate, kind, cutoff_hz)
     cut = tuple(float(c) for c in np.atleast_1d(cutoff_hz))
-    if len(cut) != (2 if kind == "bandpass" else 1) or not all(0.0 < c < nyq for c in cut):
-        raise InputError(f"{kind} cutoff {cut} Hz must lie in (0, {nyq}) Hz", source="filter")
     return _butter(int(order), cut if kind == "bandpass" else cut[0], kind, int(sampling_rate))
 
 

@@ -89,6 +89,19 @@ class AudioASRAgentLoop(AgentLoopBase):
         out = self.processor(text=[text], audio=audios, **kwargs)
         return [int(t) for t in out["input_ids"][0].tolist()]
 
+    def decode_response(self, response_ids: list[int]) -> str:
+        """Response text with special tokens dropped, except Qwen3-ASR's ``<asr_text>`` marker.
+
+        Real checkpoints may register ``<asr_text>`` as a special token; skipping it would glue the
+        ``language X`` header to the transcript and the header could no longer be parsed away.
+        """
+        tok = self.tokenizer
+        marker = tok.convert_tokens_to_ids("<asr_text>") if "<asr_text>" in tok.get_vocab() else None
+        special = set(tok.all_special_ids)
+        special.update(i for i, added in getattr(tok, "added_tokens_decoder", {}).items() if added.special)
+        special.discard(marker)
+        return tok.decode([t for t in response_ids if t not in special], skip_special_tokens=False)
+
     # -- the loop -------------------------------------------------------------------------------
 
     async def run(self, sampling_params: dict[str, Any], priority: int = 0, **kwargs: Any) -> AgentLoopOutput:
@@ -137,7 +150,7 @@ class AudioASRAgentLoop(AgentLoopBase):
             response_ids = response_ids[:cut]
             logprobs = logprobs[:cut] if logprobs is not None else None
 
-        raw_text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        raw_text = self.decode_response(response_ids)
         transcript = parse_asr_output(raw_text)
         extra_fields = dict(output.extra_fields or {})
         extra_fields.update(

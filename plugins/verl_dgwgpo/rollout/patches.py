@@ -17,7 +17,12 @@ Each patch fixes one measured failure of stock verl with Qwen3-ASR / Qwen2-Audio
                    clips of different lengths cannot be concatenated.
 ``builder``        the Continuous Token builder treats a processor without an image processor as
                    text-only and refuses audio.
+``agent_registry`` registers the ``audio_asr`` agent loop by name (hydra imports it lazily), so
+                   no ``agent_loop_config_path`` is needed.
 =================  ==========================================================================
+
+:func:`apply` never raises: a patch that fails to install is logged and reported as ``failed`` by
+:func:`status`; the dataset and the agent loop then refuse to run (no silent text-only run).
 
 Patches are applied lazily: :func:`apply` patches the target modules already imported and installs
 an import hook that patches the others when verl imports them, so ``import verl`` stays cheap and
@@ -72,6 +77,7 @@ class Patch:
 
 _lock = threading.RLock()
 _installed: dict[str, Undo] = {}
+_failed: dict[str, str] = {}
 _active = False
 # id(original function) -> (original, replacement): names other modules imported get re-bound.
 _rebinds: dict[int, tuple[Any, Any]] = {}
@@ -259,6 +265,13 @@ def _install_builder(module: ModuleType) -> Undo:
     )
 
 
+def _install_registry(module: ModuleType) -> Undo:
+    from . import AGENT_NAME
+
+    target = {"_target_": "verl_dgwgpo.rollout.agent_loop.AudioASRAgentLoop"}
+    return _extend_dict(module._agent_loop_registry, {AGENT_NAME: target})
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("processor", "verl.utils.tokenizer.tokenizer", _install_processor, "keep the audio processor"),
     Patch("auto_class", "verl.utils.model", _install_auto_class, "load the class with the LM head"),
@@ -274,6 +287,12 @@ PATCHES: tuple[Patch, ...] = (
         "verl.workers.rollout.utils",
         _install_rollout_utils,
         "one audio placeholder per clip to vLLM; placeholders banned from sampling",
+    ),
+    Patch(
+        "agent_registry",
+        "verl.experimental.agent_loop.agent_loop",
+        _install_registry,
+        "the audio_asr agent loop is known by name",
     ),
     Patch(
         "builder",
@@ -293,21 +312,24 @@ def _install_pending(module_name: str) -> None:
     if module is None:
         return
     for patch in PATCHES:
-        if patch.module == module_name and patch.name not in _installed:
+        if patch.module == module_name and patch.name not in _installed and patch.name not in _failed:
             try:
                 _installed[patch.name] = patch.install(module)
-            except Exception:
-                logger.exception("verl_dgwgpo: patch %r of %s failed", patch.name, module_name)
-                raise
+            except Exception as exc:  # never break `import verl`; status() reports it
+                _failed[patch.name] = f"{type(exc).__name__}: {exc}"
+                logger.warning("verl_dgwgpo: patch %r of %s failed: %s", patch.name, module_name, exc)
 
 
 def _after_import(module: ModuleType) -> None:
     with _lock:
         if not _active:
             return
-        for original, replacement in list(_rebinds.values()):
-            _rebind_in(module, original, replacement)
-        _install_pending(module.__name__)
+        try:
+            for original, replacement in list(_rebinds.values()):
+                _rebind_in(module, original, replacement)
+            _install_pending(module.__name__)
+        except Exception as exc:  # an import of verl must never fail because of us
+            logger.warning("verl_dgwgpo: patching %s failed: %s", module.__name__, exc)
 
 
 class _PostImportLoader(importlib.abc.Loader):
@@ -328,17 +350,26 @@ class _PostImportLoader(importlib.abc.Loader):
 
 
 class _VerlFinder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of every ``verl.*`` module; re-entrant calls (other hooks asking every
+    finder, ours included) fall through to the regular finders."""
+
+    _busy = threading.local()
+
     def find_spec(self, fullname, path, target=None):
-        if not (fullname == "verl" or fullname.startswith("verl.")):
+        if not (fullname == "verl" or fullname.startswith("verl.")) or getattr(self._busy, "on", False):
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
+        self._busy.on = True
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._busy.on = False
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _PostImportLoader(spec.loader)
         return spec
@@ -348,15 +379,21 @@ _finder = _VerlFinder()
 
 
 def apply() -> list[str]:
-    """Install every patch (idempotent). Returns the names installed now; others wait for import."""
+    """Install every patch (idempotent, never raises). Returns the names installed by this call.
+
+    Patches of verl modules not imported yet are installed when verl imports them.
+    """
     global _active
     with _lock:
-        _active = True
-        if _finder not in sys.meta_path:
-            sys.meta_path.insert(0, _finder)
         before = set(_installed)
-        for name in {p.module for p in PATCHES}:
-            _install_pending(name)
+        try:
+            _active = True
+            if _finder not in sys.meta_path:
+                sys.meta_path.insert(0, _finder)
+            for name in sorted({p.module for p in PATCHES}):
+                _install_pending(name)
+        except Exception as exc:  # pragma: no cover - defensive: called from `import verl`
+            logger.warning("verl_dgwgpo: applying the rollout patches failed: %s", exc)
         return [p.name for p in PATCHES if p.name in _installed and p.name not in before]
 
 
@@ -365,6 +402,7 @@ def revert() -> None:
     global _active
     with _lock:
         _active = False
+        _failed.clear()
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(_finder)
         for patch in reversed(PATCHES):
@@ -374,11 +412,17 @@ def revert() -> None:
 
 
 def status() -> dict[str, str]:
-    """``installed`` / ``pending`` (module not imported yet) / ``off`` for each patch."""
+    """``installed`` / ``pending`` (module not imported yet) / ``failed: why`` / ``off`` per patch."""
     with _lock:
-        if not _active:
-            return {p.name: ("installed" if p.name in _installed else "off") for p in PATCHES}
-        return {p.name: ("installed" if p.name in _installed else "pending") for p in PATCHES}
+        out = {}
+        for p in PATCHES:
+            if p.name in _installed:
+                out[p.name] = "installed"
+            elif p.name in _failed:
+                out[p.name] = f"failed: {_failed[p.name]}"
+            else:
+                out[p.name] = "pending" if _active else "off"
+        return out
 
 
 @contextlib.contextmanager

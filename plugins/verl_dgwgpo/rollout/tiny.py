@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["build_tokenizer", "build_tiny_qwen2_audio", "build_tiny_qwen3_asr"]
+__all__ = ["build_tokenizer", "build_tiny_qwen2_audio", "build_tiny_qwen3_asr", "tiny_model_dir"]
 
 # ChatML rendering of the Qwen3-ASR ASR prompt: a system turn (context), a user turn holding the
 # audio placeholder, then the assistant header. Written here for the tiny tokenizer; real
@@ -161,3 +161,16 @@ def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = Qwen3ASRForConditionalGeneration(config)
     return _save(model, processor, Path(out_dir))
+
+
+_BUILDERS = {"qwen3_asr": build_tiny_qwen3_asr, "qwen2_audio": build_tiny_qwen2_audio}
+
+
+def tiny_model_dir(family: str, root: str | Path, *, seed: int = 0) -> Path:
+    """``root/<family>``, built on first use (tests share one copy per session)."""
+    if family not in _BUILDERS:
+        raise ValueError(f"unknown tiny family {family!r}; expected one of {sorted(_BUILDERS)}")
+    out = Path(root) / family
+    if not (out / "config.json").is_file():
+        _BUILDERS[family](out, seed=seed)
+    return out
