@@ -111,3 +111,25 @@ def test_in_memory_records_and_nested_keys():
     assert get_path(recs[0], "wild.severity") == 0.5 and get_path(recs[0], "wild.x") is None
     with pytest.raises(InputError, match="<records>:1: "):
         score_manifest([{"text": "", "pred_text": "x"}])
+
+
+def test_nemo_skills_output_is_detected(tmp_path):
+    p = write_lines(tmp_path / "output.jsonl", [
+        rec(expected_answer="Turn it off.", generation="language English<asr_text>turn it of", subset="sim-en-noise"),
+        rec(expected_answer="Yes.", generation="yes", num_generated_tokens=3),
+    ])
+    r = score_manifest(p, normalizer="basic")
+    assert r.formats[str(p)] == "skills" and r.metrics["substitutions"] == 1 and r.metrics["utterances"] == 2
+    assert d_hyps(p) == ["turn it of", "yes"]
+
+
+def d_hyps(p):
+    return read_manifests(p).hyps
+
+
+@pytest.mark.parametrize("content", [b'[\n  {"text": "a", "pred_text": "a"}\n]\n', b'[{"text": "a", "pred_text": "a"}]\n'])
+def test_json_array_file_gets_a_conversion_hint(tmp_path, content):
+    p = tmp_path / "array.json"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match=r"array\.json:1: .*one JSON array, not JSON Lines"):
+        score_manifest(p)

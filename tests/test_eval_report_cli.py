@@ -96,3 +96,20 @@ def test_cli_usage_errors(tmp_path, capsys):
 def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "wildasr.cli", "score", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--nemo-model" in out.stdout and "--skip-bad" in out.stdout
+
+
+def test_cli_out_is_a_file_is_exit_2(tmp_path, chime_manifest, capsys):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    assert main(["score", str(chime_manifest), "--out", str(target), "--quiet"]) == 2
+    assert f"{target}: --out must be a folder" in capsys.readouterr().err
+
+
+def test_help_lists_exit_codes_and_formats():
+    out = subprocess.run([sys.executable, "-m", "wildasr.cli", "score", "--help"], capture_output=True, text=True)
+    assert "exit codes: 0 scored; 1 the job failed" in out.stdout and "skills" in out.stdout
+
+
+def test_cli_warns_about_breakdown_keys_no_record_has(tmp_path, chime_manifest, capsys):
+    assert main(["score", str(chime_manifest), "--by", "env", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "warning: breakdown keys in no record, skipped: env" in capsys.readouterr().err  # env needs --preset chime4

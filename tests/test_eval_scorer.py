@@ -273,3 +273,52 @@ def test_parallel_whisper_normalisation_equals_serial():
     serial = score_manifest(recs, normalizer="whisper_en", jobs=1)
     parallel = score_manifest(recs, normalizer="whisper_en", jobs=2)
     assert serial.metrics == parallel.metrics
+
+
+@pytest.mark.parametrize(
+    "ref,hyp,duration,flagged",
+    [
+        # 6 chars of reference in 0.5 s; 38 hypothesis chars = 76 chars/s: impossible speech
+        ("yes", "yes thank you for watching please subscribe", 0.5, True),
+        ("hello there", "hellothereeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", 1.0, True),  # one runaway token, 40 chars/s
+        ("hello there", "hello there", 0.3, False),  # 33 chars/s but no longer than the reference
+        ("yes", "yes thank you for watching please subscribe", 10.0, False),  # 3.8 chars/s: plausible
+        ("yes", "yes thank you for watching please subscribe", None, False),  # no duration: no judgement
+        ("yes", "yes thank you for watching please subscribe", "0.5", False),  # not a number
+        ("yes", "yes thank you for watching please subscribe", 0, False),
+    ],
+)
+def test_char_rate_flag_hand_worked(ref, hyp, duration, flagged):
+    rec = {"text": ref, "pred_text": hyp}
+    if duration is not None:
+        rec["duration"] = duration
+    r = score_manifest([rec], normalizer="basic")
+    u = next(r.utterances())
+    assert ("char_rate" in u["flags"]) is flagged
+    assert r.metrics["flags"]["char_rate"] == int(flagged)
+    if flagged:
+        assert u["hallucination"] is True
+
+
+def test_char_rate_limit_is_a_threshold():
+    rec = {"text": "hello there", "pred_text": "hello there my friend", "duration": 1.0}  # 18 chars/s
+    assert score_manifest([rec], normalizer="basic").metrics["flags"]["char_rate"] == 0
+    strict = FlagThresholds(max_char_rate=15.0)
+    r = score_manifest([rec], normalizer="basic", thresholds=strict)
+    assert r.metrics["flags"]["char_rate"] == 1 and r.to_dict()["thresholds"]["max_char_rate"] == 15.0
+
+
+def test_vitw_own_category_field_with_old_names_is_canonical():
+    rows = [
+        {"answer": "a b", "prediction": "a b", "subset": "sim-en", "category": "barrier"},
+        {"answer": "a b", "prediction": "a x", "subset": "sim-en", "category": "obstructed"},
+        {"answer": "a b", "prediction": "a b", "subset": "real-en", "category": "strong_echo"},
+        {"answer": "a b", "prediction": "a b", "origin": "simulated", "category": "Crosstalk"},
+        {"answer": "a b", "prediction": "x b", "subset": "sim-en-stutter"},
+    ]
+    r = score_manifest(rows, normalizer="basic", preset="vitw")
+    cat = r.breakdowns["category"]
+    assert list(cat) == ["dropout", "echo", "obstructed", "recording"]
+    assert cat["obstructed"]["utterances"] == 2 and cat["obstructed"]["substitutions"] == 1
+    assert set(r.breakdowns["origin"]) == {"real", "sim"}
+    assert r.breakdowns["origin+category"]["sim|recording"]["utterances"] == 1

@@ -33,7 +33,7 @@ def test_fast_tokenizers_equal_reference_on_random_unicode(name):
         assert fast(s) == tokenize(s, name), repr(s)
 
 
-@pytest.mark.parametrize("name", ["basic", "zh", "none", "whisper_en"])
+@pytest.mark.parametrize("name", ["basic", "zh", "none", "nemo", "whisper_en"])
 @pytest.mark.parametrize("ascii_only", [True, False])
 def test_tokenize_many_equals_tokenize(name, ascii_only):
     texts = _random_strings(2, 400 if name == "whisper_en" else 3000, ascii_only)

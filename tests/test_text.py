@@ -18,7 +18,7 @@ from nemo_wild_eval.text import (
 
 
 def test_every_normalizer_is_versioned():
-    assert set(NORMALIZERS) == set(NORMALIZER_VERSIONS) == {"whisper_en", "zh", "basic", "none"}
+    assert set(NORMALIZERS) == set(NORMALIZER_VERSIONS) == {"whisper_en", "zh", "basic", "none", "nemo"}
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,9 @@ def test_every_normalizer_is_versioned():
         ("zh", "我爱北京，Hello World!", "我 爱 北 京 hello world"),
         ("zh", "ＡＢＣ１２３。", "abc123"),
         ("none", " Keep, The CASE  ", "Keep, The CASE"),
+        # NeMo's ignore_punctuation deletes punctuation inside words and keeps apostrophes
+        ("nemo", "Well-known (A.B.) don't  STOP!", "wellknown ab don't stop"),
+        ("nemo", "Ça va? 50% \"oui\"", "ça va 50 oui"),
     ],
 )
 def test_normalizers_hand_worked(name, text, expected):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EPILOG = """\
 examples:
@@ -19,6 +20,9 @@ examples:
 writes: OUT/metrics.json, OUT/report.md, OUT/manifest_scored.jsonl (NeMo fields wer, tokens,
 ins_rate, del_rate, sub_rate + raw counts + hallucination/omission flags), OUT/wer_by_<key>.png,
 OUT/wer_vs_severity.png (when the manifest has a severity).
+
+exit codes: 0 scored; 1 the job failed (the --nemo-model could not load or transcribe);
+2 bad usage or bad input (the message names file:line; --skip-bad reports and skips bad lines).
 """
 
 
@@ -32,8 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "score",
         help="score ASR output manifests (WER, breakdowns, hallucination/omission, tables, plots)",
-        description="Score NeMo manifests (text/pred_text), NeMo speech_to_text_eval.py output and "
-        "Voices-in-the-Wild-Bench files (answer/prediction); the format is detected per file.",
+        description="Score NeMo manifests (text/pred_text; also NeMo speech_to_text_eval.py output), "
+        "Voices-in-the-Wild-Bench files (answer/prediction) and NeMo-Skills output.jsonl "
+        "(expected_answer/generation); the format is detected per file.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -48,7 +53,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--normalizer",
         metavar="NAME",
-        help="whisper_en (default), zh, basic, none, auto (zh for Chinese utterances, whisper_en otherwise)",
+        help="whisper_en (default), zh, basic, none, nemo (NeMo's ignore_punctuation + ignore_capitalization "
+        "rules), auto (zh for Chinese utterances, whisper_en otherwise)",
     )
     p.add_argument(
         "--by",
@@ -58,9 +64,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="breakdown keys (replace the preset's); a+b crosses two keys; dotted paths reach nested keys",
     )
     p.add_argument("--skip-bad", action="store_true", help="report and skip bad lines instead of failing")
-    p.add_argument("--format", dest="fmt", default="auto", choices=["auto", "nemo", "vitw"], help="input format")
-    p.add_argument("--ref-key", metavar="KEY", help="reference field (default: text / answer)")
-    p.add_argument("--hyp-key", metavar="KEY", help="hypothesis field (default: pred_text / prediction)")
+    p.add_argument("--format", dest="fmt", default="auto", choices=["auto", "nemo", "vitw", "skills"],
+                   help="input format: nemo (text/pred_text), vitw (answer/prediction), skills (NeMo-Skills "
+                   "expected_answer/generation); default: detected per file")
+    p.add_argument("--ref-key", metavar="KEY", help="reference field (default: text / answer / expected_answer)")
+    p.add_argument("--hyp-key", metavar="KEY", help="hypothesis field (default: pred_text / prediction / generation)")
     p.add_argument("--severity-key", metavar="KEY", help="numeric severity field for the WER-vs-severity plot")
     p.add_argument(
         "--nemo-model",
@@ -83,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out must be a folder; this is a file", source=str(out))
     try:
         result = score_manifest(
             args.files,
@@ -102,11 +113,17 @@ def run(args: argparse.Namespace) -> int:
     except NemoModelError as exc:
         print(f"wildasr score: error: --nemo-model: {exc}", file=sys.stderr)
         return 1
+    for note in result.notes:
+        if note.startswith("breakdown keys in no record"):  # the user asked for them: say so even if --quiet
+            print(f"wildasr score: warning: {note} (keys a preset derives need --preset)", file=sys.stderr)
     for b in result.skipped[:20]:
         print(f"wildasr score: skipped {b}", file=sys.stderr)
     if len(result.skipped) > 20:
         print(f"wildasr score: ... {len(result.skipped) - 20} more skipped lines, all in metrics.json", file=sys.stderr)
-    paths = write_report(result, args.out, plots=not args.no_plots)
+    try:
+        paths = write_report(result, out, plots=not args.no_plots)
+    except OSError as exc:  # unwritable folder, disk full: name the path, no traceback
+        raise InputError(f"cannot write the report: {exc.strerror or exc}", source=str(exc.filename or out)) from exc
     if not args.quiet:
         m = result.metrics
         name = metric_name(result.unit)

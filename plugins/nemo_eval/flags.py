@@ -10,6 +10,10 @@ hallucination (any of)
                              runaway limit rho of the project's DG-WGPO length-integrity term)
     ``repetition``           a 1..``repeat_max_n``-gram (4) repeated ``repeat_min_count`` (4) times in a
                              row in the hypothesis, and not so repeated in the reference (looping decoder)
+    ``char_rate``            the record has a ``duration`` (seconds, NeMo's key) and the hypothesis has more
+                             characters than the reference and more than ``max_char_rate`` (25) non-space
+                             characters per second of audio: more text than anyone can say in that time
+                             (fast read English is ~15, Mandarin ~6 characters/s after normalisation)
 omission (any of)
     ``empty_output``         ``N > 0`` and ``M == 0``
     ``large_deletion``       ``M > 0``, ``D >= min_deletions`` (3) and ``D / N >= deletion_rate`` (0.5)
@@ -25,9 +29,16 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["FlagThresholds", "HALLUCINATION_FLAGS", "OMISSION_FLAGS", "compute_flags", "find_repetition"]
+__all__ = [
+    "FlagThresholds",
+    "HALLUCINATION_FLAGS",
+    "OMISSION_FLAGS",
+    "char_rate_flags",
+    "compute_flags",
+    "find_repetition",
+]
 
-HALLUCINATION_FLAGS = ("output_on_empty_ref", "insertion_heavy", "runaway", "repetition")
+HALLUCINATION_FLAGS = ("output_on_empty_ref", "insertion_heavy", "runaway", "repetition", "char_rate")
 OMISSION_FLAGS = ("empty_output", "large_deletion")
 
 
@@ -40,6 +51,7 @@ class FlagThresholds:
     repeat_min_count: int = 4
     deletion_rate: float = 0.5
     min_deletions: int = 3
+    max_char_rate: float = 25.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +103,36 @@ def find_repetition(
     return None
 
 
+def _seconds(durations: Sequence[object]) -> np.ndarray:
+    """Durations in seconds as floats; 0.0 where missing, non-numeric (bool, str), NaN, inf or negative."""
+    sec = np.array([d if type(d) is float or type(d) is int else 0.0 for d in durations], dtype=np.float64)
+    sec[~np.isfinite(sec) | (sec < 0)] = 0.0
+    return sec
+
+
+def char_rate_flags(
+    ref_toks: Sequence[Sequence[str]],
+    hyp_toks: Sequence[Sequence[str]],
+    durations: Sequence[object],
+    t: FlagThresholds,
+) -> np.ndarray:
+    """The ``char_rate`` flag per utterance (False where the duration is missing or unusable)."""
+    out = np.zeros(len(hyp_toks), dtype=bool)
+    sec = _seconds(durations)
+    idx = np.flatnonzero(sec > 0)
+    if idx.size == 0:
+        return out
+    join = "".join
+    if idx.size == len(hyp_toks):  # every record has a duration: one C-level pass
+        chars = np.fromiter(map(len, map(join, hyp_toks)), dtype=np.int64, count=len(hyp_toks))[idx]
+    else:
+        chars = np.fromiter((len(join(hyp_toks[k])) for k in idx.tolist()), dtype=np.int64, count=idx.size)
+    fast = idx[chars > t.max_char_rate * sec[idx]]
+    for k in fast.tolist():  # rare: compare with the reference's own length
+        out[k] = len(join(hyp_toks[k])) > len(join(ref_toks[k]))
+    return out
+
+
 def compute_flags(
     s: np.ndarray,
     i: np.ndarray,
@@ -99,6 +141,7 @@ def compute_flags(
     m: np.ndarray,
     repetition: np.ndarray,
     t: FlagThresholds,
+    char_rate: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Boolean arrays per flag name plus ``hallucination`` and ``omission`` (their OR)."""
     pos = n > 0
@@ -108,6 +151,7 @@ def compute_flags(
         "insertion_heavy": pos & (i >= t.min_insertions) & (i >= t.insertion_rate * safe_n),
         "runaway": pos & (i >= t.min_insertions) & (m >= t.length_ratio * safe_n),
         "repetition": repetition.astype(bool),
+        "char_rate": np.zeros(len(m), dtype=bool) if char_rate is None else char_rate.astype(bool),
         "empty_output": pos & (m == 0),
         "large_deletion": pos & (m > 0) & (d >= t.min_deletions) & (d >= t.deletion_rate * safe_n),
     }

@@ -11,6 +11,8 @@ format       reference / hypothesis keys           recognised by
                                                    ``speech_to_text_eval.py`` output alike)
 ``vitw``     ``answer`` / ``prediction``           ``answer`` or ``prediction`` present
                                                    (Voices-in-the-Wild-Bench)
+``skills``   ``expected_answer`` / ``generation``  ``generation`` or ``expected_answer``
+                                                   present (NeMo-Skills ``output.jsonl``)
 ===========  ====================================  ==========================================
 
 Hypotheses in Qwen3-ASR's raw form (``language English<asr_text>...``) are reduced to the transcript
@@ -47,6 +49,7 @@ __all__ = ["FORMATS", "BadLine", "ManifestData", "detect_format", "read_manifest
 FORMATS: dict[str, tuple[str, str]] = {
     "nemo": ("text", "pred_text"),
     "vitw": ("answer", "prediction"),
+    "skills": ("expected_answer", "generation"),
 }
 
 
@@ -102,6 +105,8 @@ def detect_format(record: Mapping[str, Any]) -> str | None:
         return "nemo"
     if "prediction" in record or "answer" in record:
         return "vitw"
+    if "generation" in record or "expected_answer" in record:
+        return "skills"
     if "text" in record:
         return "nemo"
     return None
@@ -233,10 +238,15 @@ def _read_one(source, lines, raw_lines: bool, data: ManifestData, fmt, ref_key, 
                     raw = raw[3:]
                 rec, why = _parse_line(raw)
                 if why is not None:
+                    if lineno == 1 and raw.lstrip().startswith(b"["):
+                        why += "; the file looks like one JSON array, not JSON Lines (convert: jq -c '.[]')"
                     bad(lineno, why)
                     continue
         if type(rec) is not dict and not isinstance(rec, dict):
-            bad(lineno, f"expected a JSON object, got {type(rec).__name__}")
+            why = f"expected a JSON object, got {type(rec).__name__}"
+            if lineno == 1 and isinstance(rec, list):
+                why += "; the file looks like one JSON array, not JSON Lines (convert: jq -c '.[]')"
+            bad(lineno, why)
             continue
         if rk is None:  # format not known yet: detect it from the first object of this input
             detected = detect_format(rec)

@@ -15,7 +15,7 @@ from typing import Any
 from nemo_wild_eval.errors import InputError
 from nemo_wild_eval.manifest import BadLine, ManifestData
 
-__all__ = ["NemoModelError", "load_model", "transcribe", "transcribe_data"]
+__all__ = ["NemoModelError", "build_tiny_ctc", "load_model", "transcribe", "transcribe_data"]
 
 
 class NemoModelError(RuntimeError):
@@ -114,3 +114,45 @@ def transcribe_data(data: ManifestData, model: Any, batch_size: int = 16, skip_b
         raise NemoModelError(f"{name} failed to transcribe: {type(exc).__name__}: {exc}") from exc
     data.raw_hyps_changed = 0
     return name
+
+
+TINY_VOCABULARY = tuple(" abcdefghijklmnopqrstuvwxyz'")
+
+
+def build_tiny_ctc(path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny randomly initialised NeMo CTC model (char vocabulary, one separable conv block) as
+    ``path`` (``.nemo``): NeMo in the loop without a model hub, for tests and the offline example.
+
+    Its transcripts are random characters: it exercises the loading/transcription path, not accuracy.
+    """
+    try:
+        import torch
+        from nemo.collections.asr.models import EncDecCTCModel
+        from omegaconf import DictConfig
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise NemoModelError(f"building a NeMo model needs the nemo extra (pip install -e .[nemo]) ({exc})") from exc
+    vocab = list(TINY_VOCABULARY)
+    cfg = DictConfig({
+        "sample_rate": 16000,
+        "labels": vocab,
+        "preprocessor": {
+            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+            "sample_rate": 16000, "features": 64, "dither": 0.0, "pad_to": 0,
+        },
+        "encoder": {
+            "_target_": "nemo.collections.asr.modules.ConvASREncoder",
+            "feat_in": 64, "activation": "relu", "conv_mask": True,
+            "jasper": [{"filters": 32, "repeat": 1, "kernel": [3], "stride": [1], "dilation": [1],
+                        "dropout": 0.0, "residual": False, "separable": True, "se": False}],
+        },
+        "decoder": {
+            "_target_": "nemo.collections.asr.modules.ConvASRDecoder",
+            "feat_in": 32, "num_classes": len(vocab), "vocabulary": vocab,
+        },
+    })
+    torch.manual_seed(seed)
+    model = EncDecCTCModel(cfg=cfg)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_to(str(path))
+    return path

@@ -60,6 +60,9 @@ class Preset:
     severity_key: str | None = None
     series_key: str | None = None  # one line per value of this key in the WER-vs-severity plot
     aliases: tuple[str, ...] = field(default=())
+    # key -> value mapping applied to a manifest's OWN field too (``category: barrier`` -> ``obstructed``),
+    # so old and new names of one condition land in one breakdown row
+    canonical: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 def _audio_path(rec: Mapping[str, Any]) -> str:
@@ -254,6 +257,16 @@ def _none(rec: Mapping[str, Any]) -> dict:
     return {}
 
 
+def _canonical_category_value(value: Any) -> Any:
+    return canonical_category(value) if isinstance(value, str) and value.strip() else value
+
+
+def _canonical_origin_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ORIGINS.get(value.strip().lower(), value)
+    return value
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
@@ -318,6 +331,7 @@ PRESETS: dict[str, Preset] = {
             severity_key="global_severity",
             series_key="category",
             aliases=("voices_in_the_wild", "voices-in-the-wild-bench"),
+            canonical={"category": _canonical_category_value, "origin": _canonical_origin_value},
         ),
     ]
 }

@@ -98,6 +98,7 @@ def render_markdown(result: ScoreResult, plots: Mapping[str, Path] | None = None
         "insertion_heavy": f"I ≥ {t.min_insertions} and I / N ≥ {t.insertion_rate}",
         "runaway": f"I ≥ {t.min_insertions} and M / N ≥ {t.length_ratio}",
         "repetition": f"a 1–{t.repeat_max_n}-gram repeated ≥ {t.repeat_min_count}× in a row, not so in the reference",
+        "char_rate": f"more hypothesis than reference characters, > {t.max_char_rate:g} per second of `duration`",
         "empty_output": "N > 0 and M = 0",
         "large_deletion": f"M > 0, D ≥ {t.min_deletions} and D / N ≥ {t.deletion_rate}",
     }

@@ -25,7 +25,14 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from nemo_wild_eval.errors import InputError
-from nemo_wild_eval.flags import HALLUCINATION_FLAGS, OMISSION_FLAGS, FlagThresholds, compute_flags, find_repetition
+from nemo_wild_eval.flags import (
+    HALLUCINATION_FLAGS,
+    OMISSION_FLAGS,
+    FlagThresholds,
+    char_rate_flags,
+    compute_flags,
+    find_repetition,
+)
 from nemo_wild_eval.manifest import BadLine, get_path, read_manifests
 from nemo_wild_eval.presets import Preset, get_preset, is_chinese_lang
 from nemo_wild_eval.text import NORMALIZER_VERSIONS, NORMALIZERS, edit_counts, edit_counts_many, tokenize_many
@@ -35,6 +42,7 @@ __all__ = ["ScoreResult", "score_manifest", "wer", "SOURCE_KEY", "MISSING"]
 SOURCE_KEY = "source_file"  # virtual breakdown key: the input file of each utterance
 MISSING = "(none)"
 SEVERITY_KEYS = ("global_severity", "severity", "wild.severity")
+DURATION_KEY = "duration"  # seconds (NeMo manifests): used by the char_rate hallucination flag
 ALIGNER = "rapidfuzz Levenshtein editops over tokens, unit costs (S/I/D split as jiwer 4)"
 _PARALLEL_MIN = 4000  # distinct strings before a slow normaliser is spread over processes
 _SLOW_NORMALIZERS = {"whisper_en"}
@@ -442,7 +450,7 @@ def score_manifest(
 
     Args:
         inputs: a path, a list of paths, or an iterable of dicts (NeMo / Voices-in-the-Wild-Bench).
-        normalizer: ``whisper_en`` / ``zh`` / ``basic`` / ``none`` / ``auto``; default: the preset's,
+        normalizer: ``whisper_en`` / ``zh`` / ``basic`` / ``none`` / ``nemo`` / ``auto``; default: the preset's,
             else ``whisper_en``.
         by: breakdown keys (manifest keys, dotted paths into nested dicts, derived preset keys,
             ``a+b`` crosses, ``source_file``); default: the preset's (plus ``source_file`` when
@@ -537,7 +545,9 @@ def score_manifest(
     rep = np.zeros(n_utt, dtype=bool)
     if reps:
         rep[list(reps)] = True
-    flags = compute_flags(S_a, I_a, D_a, N, M, rep, thresholds)
+    durations = [r.get(DURATION_KEY) for r in records]
+    char_rate = char_rate_flags(ref_toks, hyp_toks, durations, thresholds) if any(durations) else None
+    flags = compute_flags(S_a, I_a, D_a, N, M, rep, thresholds, char_rate)
     unit = "char" if used == ["zh"] else ("word" if "zh" not in used else "mixed")
 
     cols = {
@@ -582,6 +592,9 @@ def score_manifest(
             col = [v if v is not None else derived[k].get(key) for k, v in enumerate(col)]  # type: ignore[index]
         if all(v is None for v in col):
             return None
+        canon = p.canonical.get(key) if p is not None else None
+        if canon is not None and in_records:  # the file's own field may use an older name
+            col = [canon(v) for v in col]
         return col
 
     key_set: set | None = None

@@ -41,6 +41,7 @@ NORMALIZER_VERSIONS: dict[str, str] = {
     "zh": "zh-1",  # NFKC, lowercase, punctuation dropped, one token per CJK char, Latin words whole
     "basic": "basic-1",  # lowercase, punctuation -> space, collapse spaces (NeMo-style plain)
     "none": "none-1",  # whitespace split only
+    "nemo": "nemo-1",  # NeMo cal_write_wer(ignore_punctuation=True, ignore_capitalization=True)
 }
 
 _QWEN_ASR_RE = re.compile(r"^\s*language\s+[^<]*<asr_text>(.*)$", re.DOTALL | re.IGNORECASE)
@@ -111,6 +112,18 @@ def _none(text: str) -> str:
     return " ".join(text.split())
 
 
+# NeMo's remove_punctuations() default list (nemo/collections/asr/parts/utils/eval_utils.py): these
+# characters are DELETED, not replaced by a space ("well-known" -> "wellknown"); the apostrophe stays.
+_NEMO_PUNCTUATION = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
+_NEMO_TABLE = str.maketrans("", "", _NEMO_PUNCTUATION)
+
+
+def _nemo(text: str) -> str:
+    """What NeMo's ``speech_to_text_eval.py`` scores with ``ignore_punctuation`` and
+    ``ignore_capitalization``: punctuation deleted, then ``str.lower``, then whitespace split."""
+    return " ".join(text.translate(_NEMO_TABLE).lower().split())
+
+
 @lru_cache(maxsize=1)
 def _whisper_en_impl() -> Callable[[str], str]:
     from whisper_normalizer.english import EnglishTextNormalizer
@@ -127,6 +140,7 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
     "zh": _zh,
     "basic": _basic,
     "none": _none,
+    "nemo": _nemo,
 }
 
 
@@ -332,12 +346,17 @@ def _bulk_ascii(strings: list[str], apostrophe_rule: bool) -> list[list[str]]:
         b = _APOS_DROP_RE_B.sub(b" ", b).translate(_ASCII_PSC_NOAPOS_NL_TABLE)
     else:
         b = b.translate(_ASCII_PSC_NL_TABLE)
+    return _cut_at_separators(b, len(strings))
+
+
+def _cut_at_separators(b: bytes, count: int) -> list[list[str]]:
+    """Split a newline-joined blob of ``count`` strings into ``count`` token lists."""
     toks = b.replace(b"\n", b" \x00 ").decode("ascii").split()
     out = []
     append = out.append
     index = toks.index
     start = 0
-    for _ in range(len(strings) - 1):
+    for _ in range(count - 1):
         end = index("\x00", start)
         append(toks[start:end])
         start = end + 1
@@ -345,8 +364,23 @@ def _bulk_ascii(strings: list[str], apostrophe_rule: bool) -> list[list[str]]:
     return out
 
 
+_NEMO_DELETE_B = _NEMO_PUNCTUATION.encode("ascii")
+
+
+def _bulk_ascii_nemo(strings: list[str]) -> list[list[str]]:
+    """``nemo`` tokens of many ASCII strings without newlines or NULs (NUL is the blob's separator and
+    a token character under ``nemo``): punctuation deleted, lowercased, split, in a few C calls."""
+    b = "\n".join(strings).encode("ascii").translate(None, _NEMO_DELETE_B).lower()
+    return _cut_at_separators(b, len(strings))
+
+
 def _bulk_tokens(strings: list[str], normalizer: str) -> list[list[str]] | None:
     """Tokens for ``strings`` via :func:`_bulk_ascii` (ASCII ones) and the per-string route (others)."""
+    if normalizer == "nemo":
+        ok = [t.isascii() and "\n" not in t and "\x00" not in t for t in strings]
+        easy = [t for t, good in zip(strings, ok) if good]
+        easy_toks = iter(_bulk_ascii_nemo(easy) if easy else [])
+        return [next(easy_toks) if good else _nemo(t).split() for t, good in zip(strings, ok)]
     if normalizer not in ("basic", "zh"):
         return None
     apos = normalizer == "basic"
