@@ -140,8 +140,29 @@ def load_cache(path: str | os.PathLike, asr: str, normalizer: str) -> dict[str, 
 _WORKER_TRANSCRIBER = None
 
 
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """In a pool worker: exit as soon as the parent process is gone.
+
+    Why: a parent killed with SIGKILL (OOM killer, ``kill -9``, a CI timeout) cannot shut its
+    ``ProcessPoolExecutor`` down, and the workers would wait on their task queue forever.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _init_worker(transcriber) -> None:
     global _WORKER_TRANSCRIBER
+    exit_with_parent()
     _WORKER_TRANSCRIBER = transcriber
 
 
@@ -193,12 +214,20 @@ def compute_records(
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
+            from concurrent.futures import as_completed
+
             with ProcessPoolExecutor(
                 workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(transcriber,)
             ) as pool:
-                chunk = max(1, min(16, len(todo) // (4 * workers)))
-                for rec in pool.map(_worker_record, todo, [normalizer] * len(todo), [nbest] * len(todo), chunksize=chunk):
-                    keep(rec)
+                # one cut per task, cached as soon as it is done: a killed run loses at most `workers` cuts
+                futs = [pool.submit(_worker_record, c, normalizer, nbest) for c in todo]
+                try:
+                    for f in as_completed(futs):
+                        keep(f.result())
+                except BaseException:
+                    for f in futs:
+                        f.cancel()
+                    raise
     finally:
         bar.close()
         if fh is not None:

@@ -294,6 +294,9 @@ _WORKER_ENGINE: PiperEngine | EspeakEngine | None = None
 
 def _init_worker(engine: str, threads: int) -> None:
     global _WORKER_ENGINE
+    from lhotse_wild.split import exit_with_parent
+
+    exit_with_parent()
     _WORKER_ENGINE = get_engine(engine, threads=threads)
 
 
@@ -370,9 +373,14 @@ def synthesize_corpus(
             workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(engine, threads)
         ) as pool:
             futs = [pool.submit(_synth_to_file, it, str(paths[it.cut_id]), sampling_rate) for it in todo]
-            for f in futs:
-                f.result()
-                bar.update(1)
+            try:
+                for f in futs:
+                    f.result()
+                    bar.update(1)
+            except BaseException:
+                for f in futs:
+                    f.cancel()
+                raise
     bar.close()
     if engine_obj is None:
         # Name the engine for provenance without loading a model when everything was cached.

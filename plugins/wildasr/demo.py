@@ -25,11 +25,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,12 +40,14 @@ from nemo_wild_eval.errors import InputError
 
 __all__ = ["DemoConfig", "run_demo", "DEFAULT_NUM_UTTERANCES", "DEFAULT_PER_SCENARIO", "SMALL"]
 
-# Default size: measured to finish well inside 10 minutes on 2 shared cores (see README "The demo").
+# Default size: a fresh run measured 412 CPU-s (user + sys, TTS and ASR on 2 worker processes), i.e.
+# about 5 minutes on 2 idle cores; --small measured 79 CPU-s (about 45 s).
 DEFAULT_NUM_UTTERANCES = 240
 DEFAULT_PER_SCENARIO = 5  # 54 x 5 = 270 wild cuts
 SMALL = {"num_utterances": 12, "per_scenario": 1}  # 12 clean + 54 wild: every scenario once
 NBEST = 8
-REGIME_NAMES = ("low", "medium", "high", "over")  # base WER <= .3, <= .5, <= .7, > .7
+ROUTER_STEPS = 150  # ~0.25 CPU-s a step: a short, deterministic training run (steps, not wall clock)
+ROUTER_STEPS_SMALL = 30
 
 
 @dataclass
@@ -78,6 +81,14 @@ class DemoConfig:
             workers=max(1, int(self.workers)), nbest=int(self.nbest), sentences=self.sentences,
             rl_ratio=self.rl_ratio, router_steps=self.router_steps, progress=self.progress,
         )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (the pool workers)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _fp(obj: Any) -> str:
@@ -126,7 +137,8 @@ class Demo:
             "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.cfg).items()},
             "stages": {},
             "missing": {},
-            "timings_s": {},
+            "timings_s": {},  # wall clock per stage (as first computed; resumed stages keep theirs)
+            "cpu_s": {},  # user + system CPU of this process and its worker processes per stage
         }
         self._sentences: list[str] | None = None
 
@@ -155,6 +167,7 @@ class Demo:
                 self.log(f"[{name}] done already (resume): skipped")
                 self.metrics["stages"][name] = saved["summary"]
                 self.metrics["timings_s"][name] = saved.get("seconds", 0.0)
+                self.metrics["cpu_s"][name] = saved.get("cpu_seconds")
                 if saved.get("missing"):
                     self.metrics["missing"][name] = saved["missing"]
                 return saved["summary"]
@@ -162,15 +175,17 @@ class Demo:
             for d in clean_dirs:
                 shutil.rmtree(self.out / d, ignore_errors=True)
         self.log(f"[{name}] ...")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         self.metrics["missing"].pop(name, None)
         summary = fn()
         seconds = round(time.perf_counter() - t0, 2)
+        cpu = round(_cpu_seconds() - c0, 2)
         self.metrics["stages"][name] = summary
         self.metrics["timings_s"][name] = seconds
-        _write_json(marker, {"fingerprint": fp, "seconds": seconds, "summary": summary,
+        self.metrics["cpu_s"][name] = cpu
+        _write_json(marker, {"fingerprint": fp, "seconds": seconds, "cpu_seconds": cpu, "summary": summary,
                              "missing": self.metrics["missing"].get(name)})
-        self.log(f"[{name}] finished in {seconds:.1f} s")
+        self.log(f"[{name}] finished in {seconds:.1f} s (CPU {cpu:.1f} s)")
         return summary
 
     def missing(self, stage: str, what: str) -> None:
@@ -345,9 +360,11 @@ class Demo:
             return {"status": "missing"}
         manifest = self.out / "asr" / "manifest.jsonl"
         records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for r in records:  # fixed 0.2-wide severity bands (centre value), so every run bins alike
+            r["severity_band"] = _severity_band(r.get("severity"))
         sdir = self.out / "scores"
         res = ne.score_manifest(records, normalizer="whisper_en",
-                                by=["condition", "num_effects", "scenario", "voice"], severity_key="severity")
+                                by=["condition", "num_effects", "scenario", "voice"], severity_key="severity_band")
         written = ne.write_report(res, sdir)
         plots = {k: self.rel(v) for k, v in written.items() if str(v).endswith(".png")}
         summary: dict[str, Any] = {
@@ -356,7 +373,7 @@ class Demo:
             "by_num_effects": {k: _pick(v) for k, v in res.breakdowns.get("num_effects", {}).items()},
             "by_scenario": {k: _pick(v) for k, v in res.breakdowns.get("scenario", {}).items()},
             "by_voice": {k: _pick(v) for k, v in res.breakdowns.get("voice", {}).items()},
-            "severity": [{"label": b["label"], "center": b.get("center"), **_pick(b)}
+            "severity": [{"label": _band_label(b.get("center")), "center": b.get("center"), **_pick(b)}
                          for b in (res.severity or {}).get("bins", [])],
             "normalizer_version": res.normalizer_version,
             "report": self.rel(written["report"]),
@@ -394,10 +411,16 @@ class Demo:
         return summary
 
     # ------------------------------------------------------------------ 5. rewards
+    def _reward_libs(self) -> tuple[Any, Any, str | None]:
+        rw, why = _probe("verl_dgwgpo.rewards", ("REWARDS", "score"))
+        gs, why_gs = _probe("verl_dgwgpo.group_stats", ("group_dispersion",))
+        return rw, gs, why or why_gs
+
     def rewards_fp(self) -> dict:
-        mod, why = _probe("verl_dgwgpo", ("REWARDS", "group_stats"))
+        rw, gs, why = self._reward_libs()
         return {"asr": self.asr_fp(), "available": why is None,
-                "rewards": sorted(getattr(mod, "REWARDS", {}) or {}) if mod else None}
+                "rewards": sorted(rw.REWARDS) if rw is not None else None,
+                "lib": _module_stamp("verl_dgwgpo") if why is None else None}
 
     def run_rewards(self) -> dict:
         groups = _read_groups(self.out / "asr" / "nbest.jsonl")
@@ -408,27 +431,56 @@ class Demo:
                            "max": max(sizes, default=0)},
             "groups_with_2plus_distinct": int(sum(1 for s in sizes if s >= 2)),
         }
-        mod, why = _probe("verl_dgwgpo", ("REWARDS", "group_stats"))
-        if mod is None:
-            self.missing("rewards", f"reward library (issue 5): {why}; n-best groups are written to "
-                                    f"{self.rel(self.out / 'asr' / 'nbest.jsonl')}")
+        rw, gs, why = self._reward_libs()
+        if why is not None:
+            self.missing("rewards", f"not yet available: reward library (issue 5): {why}; the n-best groups are "
+                                    f"in {self.rel(self.out / 'asr' / 'nbest.jsonl')}")
             return {"status": "missing", **base}
-        return {"status": "ok", **base, **_reward_stats(mod, groups, self.out, self.rel)}
+        if not groups:
+            self.missing("rewards", "no n-best groups (stage `asr` wrote none)")
+            return {"status": "missing", **base}
+        from wildasr import demo_rewards
+
+        return {"status": "ok", **base,
+                **demo_rewards.reward_stats(rw, groups, self.out, self.rel, gs.group_dispersion)}
 
     # ------------------------------------------------------------------ 6. router
     def router_fp(self) -> dict:
-        mod, why = _probe("verl_dgwgpo.router")
-        return {"wild": self.wild_fp(), "available": why is None, "steps": self.cfg.router_steps,
-                "api": sorted(n for n in dir(mod) if not n.startswith("_")) if mod else None}
+        mod, why = self._router_lib()
+        return {"wild": self.wild_fp(), "available": why is None, "steps": self.router_steps(),
+                "lib": _module_stamp("verl_dgwgpo.router") if why is None else None}
 
-    def run_router(self) -> dict:
+    def _router_lib(self) -> tuple[Any, str | None]:
         mod, why = _probe("verl_dgwgpo.router")
         if mod is None:
-            self.missing("router", f"router (issue 8): {why}")
+            return None, why
+        for sub, names in (("verl_dgwgpo.router.train", ("train_router",)),
+                           ("verl_dgwgpo.router.evaluate", ("evaluate_router",)),
+                           ("verl_dgwgpo.router.data", ("make_splits",))):
+            m, why = _probe(sub, names)
+            if m is None:
+                return None, why
+        return mod, None
+
+    def router_steps(self) -> int:
+        if self.cfg.router_steps is not None:
+            return int(self.cfg.router_steps)
+        return ROUTER_STEPS_SMALL if self.cfg.small else ROUTER_STEPS
+
+    def run_router(self) -> dict:
+        mod, why = self._router_lib()
+        if mod is None:
+            self.missing("router", f"not yet available: router (issue 8): {why}")
+            return {"status": "missing"}
+        wild = self.wild_cuts()
+        if wild is None:
+            self.missing("router", "no wild corpus (stage `wild` did not run)")
             return {"status": "missing"}
         from wildasr import demo_router
 
-        return demo_router.train_and_evaluate(self, mod)
+        return demo_router.train_and_evaluate(mod, self.clean_cuts(), wild, self.out / "router", self.rel,
+                                              steps=self.router_steps(), seed=self.cfg.seed,
+                                              progress=self.cfg.progress)
 
     # ------------------------------------------------------------------ all
     def run(self) -> dict:
@@ -501,6 +553,23 @@ def _nemo_record(cut, rec: dict) -> dict:
     }
 
 
+SEVERITY_BAND = 0.2
+
+
+def _severity_band(severity: float | None) -> float | None:
+    """Centre of the fixed band ``[k*0.2, (k+1)*0.2)`` holding ``severity`` (1.0 goes to the last band)."""
+    if severity is None:
+        return None
+    k = min(int(float(severity) / SEVERITY_BAND), int(round(1 / SEVERITY_BAND)) - 1)
+    return round((k + 0.5) * SEVERITY_BAND, 3)
+
+
+def _band_label(center: float | None) -> str:
+    if center is None:
+        return "?"
+    return f"{center - SEVERITY_BAND / 2:.1f}–{center + SEVERITY_BAND / 2:.1f}"
+
+
 def _corpus_wer(recs) -> float | None:
     e = n = 0
     for r in recs:
@@ -517,32 +586,24 @@ def _pick(m: dict) -> dict:
 
 
 def _module_stamp(module: str) -> str | None:
-    """Version + source mtimes of a package: a landed change re-runs the stages that use it."""
-    spec = importlib.util.find_spec(module)
+    """Hash of a package's sources: a landed change re-runs the stages that use it (a touch does not)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ImportError:
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     root = Path(list(spec.submodule_search_locations)[0])
-    return _fp(sorted((p.name, p.stat().st_mtime_ns) for p in root.glob("*.py")))
+    h = hashlib.sha1()
+    for p in sorted(root.glob("*.py")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _read_groups(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-
-def regime(base_wer: float) -> str:
-    """WER regime of a group (its 1-best WER): low ≤ .3 < medium ≤ .5 < high ≤ .7 < over."""
-    from lhotse_wild.split import regime_of
-
-    return regime_of(base_wer) or "over"
-
-
-def _reward_stats(mod, groups: list[dict], out: Path, rel) -> dict:
-    """Score every hypothesis of every group with each reward; group std + zero-variance share."""
-    from wildasr import demo_rewards
-
-    return demo_rewards.reward_stats(mod, groups, out, rel)
 
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict:

@@ -31,7 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--nbest", type=int, default=8, help="n-best list size = rollout group size (default 8)")
     p.add_argument("--sentences", default=None, help="sentence list (default: the shipped data/sentences_en.txt)")
     p.add_argument("--rl-ratio", type=float, default=None, help="share of medium/high-WER cuts in the RL split")
-    p.add_argument("--router-steps", type=int, default=None, help="router training steps (default: library's)")
+    p.add_argument("--router-steps", type=int, default=None, help="router training steps (default 150; 30 with --small)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p

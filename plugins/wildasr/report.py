@@ -124,7 +124,11 @@ def render_demo_markdown(metrics: Mapping[str, Any], out: str | os.PathLike) -> 
     else:
         rows.append(("router", "not run yet: the router has not landed (see *Missing*)"))
     total = sum(v for k, v in timings.items() if k in STAGE_TITLES)
-    rows.append(("compute time", f"{total:.0f} s over the stages ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k in STAGE_TITLES)})"))
+    rows.append(("wall time", f"{total:.0f} s over the stages ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k in STAGE_TITLES)})"))
+    cpu = {k: v for k, v in metrics.get("cpu_s", {}).items() if k in STAGE_TITLES and v is not None}
+    if cpu:
+        rows.append(("CPU time (user + sys, all processes)",
+                     f"{sum(cpu.values()):.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in cpu.items())})"))
     d.table(["", "value"], rows)
 
     if missing:
@@ -210,6 +214,11 @@ def render_demo_markdown(metrics: Mapping[str, Any], out: str | os.PathLike) -> 
         d.table(["hardest scenarios"] + metric_header, [mrow(h["scenario"], h) for h in scores.get("hardest_scenarios", [])])
         d.table(["easiest scenarios"] + metric_header, [mrow(h["scenario"], h) for h in scores.get("easiest_scenarios", [])])
         d.image(plots.get("wer_by:scenario"), "WER by scenario")
+        every = sorted(((k, v) for k, v in scores.get("by_scenario", {}).items() if k != "clean"),
+                       key=lambda kv: (-(kv[1].get("wer") or 0.0), kv[0]))
+        if every:
+            d.add(f"All {len(every)} scenarios, hardest first:", "")
+            d.table(["scenario"] + metric_header, [mrow(k, v) for k, v in every])
         d.add(f"All 54 scenarios: {d.link(scores.get('report'), 'scorer report')}, "
               f"{d.link(scores.get('metrics'), 'scorer metrics.json')}, {d.link(scores.get('manifest'), 'scored manifest')}.", "")
     else:
@@ -219,8 +228,8 @@ def render_demo_markdown(metrics: Mapping[str, Any], out: str | os.PathLike) -> 
     d.add("## 5. Rewards on real rollout groups", "")
     d.add(f"Each cut's pocketsphinx n-best list (up to {cfg.get('nbest')} distinct hypotheses, 1-best first) is one "
           f"rollout group: {rewards.get('groups', 0)} groups, mean size {_num(rewards.get('group_size', {}).get('mean'), 2)}, "
-          f"{rewards.get('groups_with_2plus_distinct', 0)} with ≥ 2 distinct hypotheses. Regime = the group's 1-best WER "
-          "(low ≤ 30 % < medium ≤ 50 % < high ≤ 70 % < over).", "")
+          f"{rewards.get('groups_with_2plus_distinct', 0)} with ≥ 2 distinct hypotheses. Regime = the mean WER of the "
+          "group's hypotheses (`verl_dgwgpo.group_stats.group_dispersion`, the statistic the training hook logs).", "")
     if rewards.get("status") == "ok":
         for block in rewards.get("tables", []):
             d.add(block["title"], "")
@@ -243,6 +252,8 @@ def render_demo_markdown(metrics: Mapping[str, Any], out: str | os.PathLike) -> 
         for n in router.get("notes", []):
             d.add(f"- {n}")
         d.add("")
+        for key, rel in router.get("plots", {}).items():
+            d.image(rel, f"router {key}")
     else:
         d.add("Not run: " + "; ".join(missing.get("router", ["the router is missing"])), "")
 
