@@ -257,3 +257,23 @@ def test_shard_writer_matches_lhotse_shar_writer_and_stores_the_rendered_bytes(r
     for a, b, r in zip(ours, theirs, rendered):
         assert np.array_equal(a.load_audio(), b.load_audio())
         assert a.recording.sources[0].source == r.audio  # the rendered bytes, not a re-encode
+
+
+def test_cli_split_ray_equals_in_process(local_ray, reference, tmp_path, capsys):
+    """`wildasr split --ray` swaps only where the real pocketsphinx pass runs: same cuts, same table."""
+    from lhotse import CutSet
+    from wildasr.cli import main
+
+    cuts, _ = reference
+    src = tmp_path / "in.jsonl.gz"
+    CutSet.from_cuts(list(cuts)[:4]).to_file(src)
+    common = ["split", "--cuts", str(src), "--lm-from-cuts", "--no-progress", "--normalizer", "basic"]
+    assert main([*common, "--out", str(tmp_path / "here")]) == 0
+    table_here = capsys.readouterr().out
+    assert main([*common, "--out", str(tmp_path / "there"), "--ray"]) == 0
+    table_there = capsys.readouterr().out
+    here = CutSet.from_jsonl(tmp_path / "here" / "cuts_with_wer.jsonl.gz")
+    there = CutSet.from_jsonl(tmp_path / "there" / "cuts_with_wer.jsonl.gz")
+    assert len(here) == 4
+    assert [(c.id, c.custom) for c in there] == [(c.id, c.custom) for c in here]
+    assert table_there.split("wrote")[0] == table_here.split("wrote")[0]

@@ -42,6 +42,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for sampling low-WER cuts into the RL split")
     p.add_argument("--workers", type=int, default=1, help="processes for transcription")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="transcribe on Ray actors (--workers = actors): a local Ray, or 'auto' / ray://HOST:10001")
     p.set_defaults(func=run)
     return p
 
@@ -78,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.ray is not None:  # same records and cache, computed on Ray actors
+        from functools import partial
+
+        from lhotse_wild.ray_split import attach_base_wer_ray
+
+        attach_base_wer = partial(attach_base_wer_ray, address=None if args.ray == "local" else args.ray)
     scored = attach_base_wer(
         cuts, asr, args.normalizer, cache=out / "base_wer_cache.jsonl",
         workers=args.workers, progress=not args.no_progress,
