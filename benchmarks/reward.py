@@ -7,15 +7,22 @@ Inputs: the project's shipped sentences as references, 16 sampled "rollouts" eac
 near-miss spellings, hard substitutions, deletions, truncations, insertions, runaway repeats, empty
 outputs), seeded. Every implementation scores the same (reference, hypothesis) pairs in one run:
 
-- ``ours``            ``verl_dgwgpo.reward.compute_score`` (normalise once per distinct string, rapidfuzz
-                      alignment/LCS); ``ours (no cache)`` with the string cache switched off.
+- ``ours``            ``verl_dgwgpo.reward.compute_score`` as verl calls it, once per rollout. Its bounded
+                      per-process caches (normalised words per distinct string, components per distinct
+                      (reference, rollout) pair) are emptied before every pass, so they only serve what
+                      one training step reuses: the group's shared reference and identical rollouts. One
+                      rapidfuzz alignment per pair gives C/S/I/D and the substituted pairs; rapidfuzz LCS;
+                      a duplicate-word pre-check skips the repeat scan. ``ours, caches off``: the same
+                      with both caches switched off (every string normalised again, as in the baseline).
 - ``jiwer formulas``  a straightforward implementation of the same DG-WGPO formulas on jiwer:
                       ``jiwer.process_words`` for C/S/I/D and the aligned pairs, ``jiwer.process_characters``
                       for each substitution's character similarity, a plain dynamic-programming LCS, a
                       plain n-gram repeat scan. Same normaliser, so values must agree to 1e-9 (asserted).
 - ``1 - jiwer.wer``   the plain baseline reward users start from (jiwer's default transform, raw text).
 
-Prints rewards/second and ratios. The ratios, not the absolute numbers, are what carries to other
+The jiwer side normalises the reference and the rollout on every call (what a naive user does) and
+is otherwise unchanged. All four run once per round, rounds interleaved (so load from other
+processes hits them alike), best round kept. Prints rewards/second and ratios. The ratios, not the absolute numbers, are what carries to other
 machines.
 """
 
@@ -163,16 +170,27 @@ def plain_wer_reward(hyp: str, ref: str) -> float:
 # --------------------------------------------------------------------------------- timing
 
 
-def _rate(fn, pairs, repeats: int, before=None) -> tuple[float, list[float]]:
-    best = math.inf
-    values: list[float] = []
-    for _ in range(repeats):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        values = [fn(h, r) for r, h in pairs]
-        best = min(best, time.perf_counter() - t0)
-    return len(pairs) / best, values
+def _timed(fn, pairs, before=None) -> tuple[float, list[float]]:
+    """Seconds for one pass over ``pairs`` (after ``before()``, untimed) and the pass's values."""
+    if before is not None:
+        before()
+    t0 = time.perf_counter()
+    values = [fn(h, r) for r, h in pairs]
+    return time.perf_counter() - t0, values
+
+
+def _no_cache_scores(rw, fn):
+    """``fn`` with ours' string and pair caches switched off (every string normalised again)."""
+
+    def run(h, r):
+        saved = rw._CACHEABLE_CHARS
+        rw._CACHEABLE_CHARS = -1
+        try:
+            return fn(h, r)
+        finally:
+            rw._CACHEABLE_CHARS = saved
+
+    return run
 
 
 def main(argv=None) -> int:
@@ -189,36 +207,38 @@ def main(argv=None) -> int:
 
     groups = make_groups(args.groups, args.group_size, args.seed)
     pairs = [(ref, h) for ref, hyps in groups for h in hyps]
-    print(f"{len(groups)} groups x {args.group_size} rollouts = {len(pairs)} rewards per pass, best of {args.repeats}")
+    n_distinct = len(set(pairs))
+    print(f"{len(groups)} groups x {args.group_size} rollouts = {len(pairs)} rewards per pass "
+          f"({n_distinct} distinct (reference, rollout) pairs); every implementation runs once per round, "
+          f"rounds interleaved, best of {args.repeats} rounds (warm-up pass first, untimed)")
     for norm in args.normalizer:
-        # the string cache is emptied before every pass: within a pass it serves what a training step
-        # would reuse (one reference per 16 rollouts, duplicate rollouts), nothing from earlier passes
-        ours_rate, ours = _rate(
-            lambda h, r: compute_score("asr", h, r, normalizer=norm)["score"],
-            pairs,
-            args.repeats,
-            before=rw._tokens_cached.cache_clear,
-        )
-        saved = rw._CACHEABLE_CHARS
-        rw._CACHEABLE_CHARS = -1  # every string normalised again, as in a cache-less implementation
-        try:
-            cold_rate, cold = _rate(lambda h, r: compute_score("asr", h, r, normalizer=norm)["score"], pairs, 1)
-        finally:
-            rw._CACHEABLE_CHARS = saved
-        ref_rate, ref = _rate(lambda h, r: jiwer_dgwgpo(h, r, norm), pairs, 1)
-        plain_rate, _ = _rate(plain_wer_reward, pairs, args.repeats)
+        ours_fn = lambda h, r: compute_score("asr", h, r, normalizer=norm)["score"]  # noqa: E731
+        impls = {
+            # caches emptied before every pass: within a pass they serve what one training step reuses
+            # (one reference per group of rollouts, identical rollouts), nothing from earlier passes
+            "ours: compute_score": (ours_fn, rw.clear_caches),
+            "ours, caches off": (_no_cache_scores(rw, ours_fn), rw.clear_caches),
+            "jiwer-based, same formulas": (lambda h, r: jiwer_dgwgpo(h, r, norm), None),
+            "plain 1 - jiwer.wer (raw text)": (plain_wer_reward, None),
+        }
+        warm = pairs[: 2 * args.group_size]
+        for fn, before in impls.values():  # imports, regex compilation, whisper's normaliser construction
+            _timed(fn, warm, before)
+        best = {name: math.inf for name in impls}
+        values: dict[str, list[float]] = {}
+        for _ in range(args.repeats):
+            for name, (fn, before) in impls.items():
+                dt, values[name] = _timed(fn, pairs, before)
+                best[name] = min(best[name], dt)
+        rates = {name: len(pairs) / dt for name, dt in best.items()}
+        ours, ref = values["ours: compute_score"], values["jiwer-based, same formulas"]
         diff = max(abs(a - b) for a, b in zip(ours, ref))
         assert diff <= 1e-9, f"values differ from the jiwer implementation by {diff}"
-        assert ours == cold
+        assert ours == values["ours, caches off"]
         print(f"\nnormalizer={norm}  (max |ours - jiwer formulas| = {diff:.1e})")
         print(f"  {'implementation':<34} {'rewards/s':>10} {'ours / it':>10}")
-        for name, rate in (
-            ("ours: compute_score", ours_rate),
-            ("ours, string cache off", cold_rate),
-            ("jiwer-based, same formulas", ref_rate),
-            ("plain 1 - jiwer.wer (raw text)", plain_rate),
-        ):
-            print(f"  {name:<34} {rate:>10.0f} {ours_rate / rate:>9.2f}x")
+        for name, rate in rates.items():
+            print(f"  {name:<34} {rate:>10.0f} {rates['ours: compute_score'] / rate:>9.2f}x")
     return 0
 
 

@@ -193,12 +193,31 @@ class Alignment:
         return self.errors / self.ref_len
 
 
-def align(ref: Sequence[str], hyp: Sequence[str], with_pairs: bool = True) -> Alignment:
-    """Align two token sequences (Levenshtein, unit costs, rapidfuzz opcodes)."""
+def align(
+    ref: Sequence[str], hyp: Sequence[str], with_pairs: bool = True, *, substitutions_only: bool = False
+) -> Alignment:
+    """Align two token sequences (Levenshtein, unit costs, rapidfuzz opcodes).
+
+    ``substitutions_only=True`` (with ``with_pairs``) keeps only the ``substitute`` pairs, in the same
+    order, without building the others: for callers that only look at substitutions (the reward).
+    """
     n, m = len(ref), len(hyp)
     if n == 0 or m == 0:
         pairs = tuple(("delete", r, None) for r in ref) + tuple(("insert", None, h) for h in hyp)
-        return Alignment(0, 0, m, n, n, m, pairs if with_pairs else ())
+        return Alignment(0, 0, m, n, n, m, pairs if with_pairs and not substitutions_only else ())
+    if with_pairs and substitutions_only:
+        # rapidfuzz's opcodes are merged editops, so the replace editops are the substitute pairs
+        ops = Levenshtein.editops(ref, hyp).as_list()
+        subs: list[tuple[str, str | None, str | None]] = []
+        i = 0
+        for tag, sp, dp in ops:
+            if tag == "replace":
+                subs.append(("substitute", ref[sp], hyp[dp]))
+            elif tag == "insert":
+                i += 1
+        s = len(subs)
+        d = len(ops) - s - i
+        return Alignment(n - s - d, s, i, d, n, m, tuple(subs))
     if not with_pairs:
         # Counts straight from editops: cheaper than building opcode blocks.
         s = i = d = 0

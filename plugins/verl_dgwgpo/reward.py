@@ -29,11 +29,18 @@ from typing import Any
 from rapidfuzz.distance import LCSseq
 
 from nemo_wild_eval.errors import InputError
-from nemo_wild_eval.text import NORMALIZERS, align, char_similarity, edit_counts, parse_asr_output, tokenizer_for
+from nemo_wild_eval.text import (
+    NORMALIZERS,
+    align,
+    char_similarity,
+    parse_asr_output,
+    tokenizer_for,
+)
 
 __all__ = [
     "COMPONENT_KEYS",
     "RewardParams",
+    "clear_caches",
     "components",
     "compute_score",
     "dgwgpo_from_components",
@@ -82,6 +89,18 @@ class RewardParams:
     normalizer: str = "whisper_en"  # same default as the evaluator
     eps: float = 0.0  # R_fine's epsilon; 0 keeps identity at exactly 1 (the denominator is > 0 for N > 0)
     max_hyp_chars: int = 20_000  # longer hypotheses are cut (case 'hyp_truncated'); see _cap()
+
+    def __hash__(self) -> int:
+        # Cached: the params are part of the pair-cache key on every reward call; a dataclass hash
+        # would rebuild and hash the field tuple each time. Not pickled (string hashes differ per process).
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     def validate(self) -> "RewardParams":
         def bad(name: str, why: str) -> InputError:
@@ -177,6 +196,9 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
 
 
 _CACHEABLE_CHARS = 4096
+# Normalisers that nemo_wild_eval.text runs in a few C calls: re-running them costs about what a
+# cache lookup does, so their words are not cached (less memory and GC work). whisper_en is cached.
+_CHEAP_NORMALIZERS = frozenset({"basic", "zh", "none", "nemo"})
 
 
 @lru_cache(maxsize=1 << 16)
@@ -189,9 +211,25 @@ def _tokens(text: str, normalizer: str) -> tuple[str, ...]:
 
     Short strings are cached: a GRPO group scores one reference 16 times and often repeats hypotheses.
     """
-    if len(text) <= _CACHEABLE_CHARS:
+    if len(text) <= _CACHEABLE_CHARS and normalizer not in _CHEAP_NORMALIZERS:
         return _tokens_cached(text, normalizer)
     return tuple(tokenizer_for(normalizer)(text))
+
+
+# (text, normalizer, words) of the last reference seen; one tuple, replaced whole (thread-safe reads)
+_last_ref: tuple[str | None, str | None, tuple[str, ...]] = (None, None, ())
+
+
+def _ref_tokens(text: str, normalizer: str) -> tuple[str, ...]:
+    """:func:`_tokens` for references: verl scores a group's rollouts back to back, so the previous
+    call's reference is usually this one (a one-slot memo, cheaper than any cache lookup)."""
+    global _last_ref
+    last = _last_ref
+    if last[0] == text and last[1] == normalizer and len(text) <= _CACHEABLE_CHARS:
+        return last[2]
+    words = _tokens(text, normalizer)
+    _last_ref = (text, normalizer, words)
+    return words
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,6 +262,9 @@ def repetition_collapse(hyp: tuple[str, ...], ref: tuple[str, ...], k: int = 4) 
     ``c`` such positions in a row are ``c // n + 1`` back-to-back copies.
     """
     m = len(hyp)
+    if m < k or m - len(set(hyp)) < k - 1:
+        # k copies of a gram repeat its first word k times, i.e. at least k - 1 duplicate words
+        return False
     for n in range(1, 5):
         if m < k * n:
             break
@@ -248,7 +289,8 @@ def length_integrity(hyp_len: int, ref_len: int, rho: float = 2.0) -> float:
     ratio = hyp_len / ref_len
     if ratio <= 1.0:
         return ratio
-    return max(0.0, 1.0 - (ratio - 1.0) / (rho - 1.0))
+    v = 1.0 - (ratio - 1.0) / (rho - 1.0)
+    return v if v > 0.0 else 0.0  # max(0, v) without the builtin call (hot path)
 
 
 def _empty_ref_components(hyp_len: int, params: RewardParams) -> dict[str, Any]:
@@ -279,27 +321,32 @@ def _word_components(ref: tuple[str, ...], hyp: tuple[str, ...], params: RewardP
     if ref == hyp:
         correct, n_soft, n_hard, edits, lcs = n_ref, 0, 0, 0, n_ref
     else:
-        subs, ins, dels = edit_counts(ref, hyp)  # the evaluator's counts; pairs only when needed
+        # one alignment gives the evaluator's counts (== edit_counts) and the substituted pairs
+        a = align(ref, hyp, with_pairs=True, substitutions_only=True)
+        subs, dels = a.substitutions, a.deletions
         correct = n_ref - subs - dels
-        edits = subs + ins + dels
+        edits = subs + a.insertions + dels
         n_soft = 0
         if subs:
             thr = params.soft_threshold
-            for op, r, h in align(ref, hyp, with_pairs=True).pairs:
-                if op == "substitute" and char_similarity(r, h) >= thr:
+            for _, r, h in a.pairs:
+                if char_similarity(r, h) >= thr:
                     n_soft += 1
         n_hard = edits - n_soft  # hard substitutions + every insertion and deletion
         lcs = LCSseq.similarity(ref, hyp)
     wer = edits / n_ref
-    r_rep = 0.0 if repetition_collapse(hyp, ref, params.rep_k) else 1.0
+    k = params.rep_k
+    # repetition_collapse's own pre-check, inlined: k copies need k - 1 duplicate words
+    collapse = n_hyp >= k and n_hyp - len(set(hyp)) >= k - 1 and repetition_collapse(hyp, ref, k)
+    r_rep = 0.0 if collapse else 1.0
     denom = correct + n_hard + params.alpha * n_soft + params.eps
     r_fine = correct / denom if denom > 0 else 0.0
     lcs_recall = lcs / n_ref
-    L = length_integrity(n_hyp, n_ref, params.rho)
+    L = n_hyp / n_ref if n_hyp <= n_ref else length_integrity(n_hyp, n_ref, params.rho)
     return {
         "wer": wer,
         "r_rep": r_rep,
-        "r_static": r_rep * max(0.0, 1.0 - wer),
+        "r_static": r_rep * (1.0 - wer) if wer < 1.0 else 0.0,  # r_rep * max(0, 1 - WER)
         "r_fine": r_fine,
         "r_struc": 0.5 * lcs_recall + 0.5 * L,
         "w_fine": params.beta if wer <= params.tau else 1.0 - params.beta,
@@ -337,7 +384,68 @@ def dgwgpo_from_components(
     r_dyn = w_fine * c["r_fine"] + (1.0 - w_fine) * c["r_struc"]
     r_static = c["r_static"] if rep else max(0.0, 1.0 - c["wer"])
     score = params.lam * r_dyn + (1.0 - params.lam) * r_static
-    return min(1.0, max(0.0, score)), r_dyn, w_fine
+    return (score if score < 1.0 else 1.0) if score > 0.0 else 0.0, r_dyn, w_fine  # clip to [0, 1]
+
+
+def _scored(hyp_text: str, ref_text: str, missing_ref: bool, params: RewardParams) -> tuple[dict[str, Any], tuple]:
+    """Components and score of two plain strings, plus the cases found on the way (pure function)."""
+    ref = _ref_tokens(ref_text, params.normalizer)
+    hyp = _tokens(hyp_text, params.normalizer)
+    cases = []
+    if not ref and not missing_ref:
+        cases.append("empty_ref")
+    if not hyp:
+        cases.append("empty_hyp")
+    if missing_ref:
+        # No reference to check against: 0 for every rollout (a zero-variance group: no gradient),
+        # never the empty-reference 1.0 that would reward silence on a data bug.
+        c = _empty_ref_components(max(1, len(hyp)), params)
+        c["hyp_words"] = len(hyp)
+        c["score"], c["r_dyn"], _ = dgwgpo_from_components(c, params)
+    elif not ref:
+        c = _word_components(ref, hyp, params)
+        c["score"], c["r_dyn"], _ = dgwgpo_from_components(c, params)
+    else:
+        # dgwgpo_from_components(c, params) for the full reward, inlined (the hot path)
+        c = _word_components(ref, hyp, params)
+        w_fine = c["w_fine"]
+        r_dyn = w_fine * c["r_fine"] + (1.0 - w_fine) * c["r_struc"]
+        score = params.lam * r_dyn + (1.0 - params.lam) * c["r_static"]
+        c["score"] = (score if score < 1.0 else 1.0) if score > 0.0 else 0.0
+        c["r_dyn"] = r_dyn
+    if not math.isfinite(c["score"]):  # cannot happen with validated params; belt and braces
+        raise FloatingPointError("score")
+    return c, tuple(cases)
+
+
+def _plain(hyp_text: str, ref_text: str, params: RewardParams) -> dict[str, Any]:
+    """:func:`components` of two plain strings (the hypothesis within ``max_hyp_chars``)."""
+    if "<asr_text>" in hyp_text:  # parse_asr_output returns any other text unchanged
+        hyp_text = parse_asr_output(hyp_text)
+    c, cases = _scored(hyp_text, ref_text, False, params)
+    c["case"] = "+".join(cases) if cases else "ok"
+    return c
+
+
+# A GRPO group scores one reference 16 times, and identical rollouts in a group are common (exact
+# transcripts, empty outputs, the same failure): those pairs are scored once. Bounded, per process.
+_plain_cached = lru_cache(maxsize=1 << 14)(_plain)
+
+
+def clear_caches() -> None:
+    """Empty the per-process string and pair caches (benchmarks; memory)."""
+    _tokens_cached.cache_clear()
+    _plain_cached.cache_clear()
+    global _last_ref
+    _last_ref = (None, None, ())
+
+
+def _internal_error(exc: Exception, cases: list[str], params: RewardParams) -> dict[str, Any]:
+    c = _empty_ref_components(1, params)
+    c["score"] = 0.0
+    cases.append(f"internal_error:{type(exc).__name__}")
+    c["case"] = "+".join(cases)
+    return c
 
 
 def components(hypothesis: Any, reference: Any, params: RewardParams | None = None) -> dict[str, Any]:
@@ -348,7 +456,16 @@ def components(hypothesis: Any, reference: Any, params: RewardParams | None = No
     ``+`` (``missing_ref`` -> score 0, ``empty_ref``, ``bytes_hyp``, ``non_text_hyp``, ``empty_hyp``,
     ``hyp_truncated``, ``internal_error``).
     """
-    params = params or RewardParams()
+    params = params or _DEFAULT_PARAMS
+    if type(hypothesis) is str and type(reference) is str and len(hypothesis) <= params.max_hyp_chars:
+        # the usual call: two strings (the same result as the general path below, which handles the rest)
+        try:
+            if len(hypothesis) <= _CACHEABLE_CHARS and len(reference) <= _CACHEABLE_CHARS:
+                # callers overwrite keys (ablations, baselines): never hand out the cached dict
+                return dict(_plain_cached(hypothesis, reference, params))
+            return _plain(hypothesis, reference, params)
+        except Exception as exc:  # the reward must never take a training step down
+            return _internal_error(exc, [], params)
     cases: list[str] = []
     try:
         hyp_text, case = _as_text(hypothesis, "hyp")
@@ -362,26 +479,10 @@ def components(hypothesis: Any, reference: Any, params: RewardParams | None = No
             hyp_text = parse_asr_output(hyp_text)
         if cut:
             cases.append("hyp_truncated")
-        ref = _tokens(ref_text, params.normalizer)
-        hyp = _tokens(hyp_text, params.normalizer)
-        if not ref and "missing_ref" not in cases:
-            cases.append("empty_ref")
-        if not hyp:
-            cases.append("empty_hyp")
-        if "missing_ref" in cases:
-            # No reference to check against: 0 for every rollout (a zero-variance group: no gradient),
-            # never the empty-reference 1.0 that would reward silence on a data bug.
-            c = _empty_ref_components(max(1, len(hyp)), params)
-            c["hyp_words"] = len(hyp)
-        else:
-            c = _word_components(ref, hyp, params)
-        c["score"], c["r_dyn"], _ = dgwgpo_from_components(c, params)
-        if not math.isfinite(c["score"]):  # cannot happen with validated params; belt and braces
-            raise FloatingPointError("score")
+        c, more = _scored(hyp_text, ref_text, "missing_ref" in cases, params)
+        cases.extend(more)
     except Exception as exc:  # the reward must never take a training step down
-        c = _empty_ref_components(1, params)
-        c["score"] = 0.0
-        cases.append(f"internal_error:{type(exc).__name__}")
+        return _internal_error(exc, cases, params)
     c["case"] = "+".join(cases) if cases else "ok"
     return c
 
@@ -401,9 +502,11 @@ def compute_score(
     ``data_source`` and ``extra_info`` are accepted for verl's signature and not used.
     """
     global _score
+    name = kwargs.pop("reward_name", "dgwgpo")
+    if name == "dgwgpo":  # the default, without the registry's indirection (same function underneath)
+        return components(solution_str, ground_truth, params_from_kwargs(kwargs))
     if _score is None:
         from verl_dgwgpo.rewards import score as _score
-    name = kwargs.pop("reward_name", "dgwgpo")
     return _score(name, solution_str, ground_truth, **kwargs)
 
 
