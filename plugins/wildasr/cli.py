@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "reward": "verl_dgwgpo.cli",
     "router": "verl_dgwgpo.router.cli",
     "transcribe": "verl_dgwgpo.transcribe_cli",
+    "sft": "verl_dgwgpo.sft.cli",
 }
 
 
