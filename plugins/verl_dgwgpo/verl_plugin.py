@@ -16,12 +16,13 @@ imports; any failure there is logged as a warning and never breaks ``import verl
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import logging
 import sys
 import threading
 from types import ModuleType
-from typing import Any, Callable
+from typing import Callable
+
+from verl_dgwgpo._import_hooks import PostImportFinder
 
 __all__ = ["REWARD_MANAGER_MODULE", "ESTIMATOR_MODULE", "register", "registered"]
 
@@ -32,7 +33,6 @@ ESTIMATOR_MODULE = "verl.trainer.ppo.core_algos"
 
 _lock = threading.RLock()
 _done: set[str] = set()
-_guard = threading.local()
 
 
 def _initializing(name: str) -> bool:
@@ -71,53 +71,10 @@ def _run(name: str, module: ModuleType) -> None:
             logger.warning("verl_dgwgpo: registering into %s failed: %s", name, exc, exc_info=True)
 
 
-class _Loader(importlib.abc.Loader):
-    """Runs the real loader, then registers into the freshly executed module."""
-
-    def __init__(self, inner: Any, name: str):
-        self._inner = inner
-        self._name = name
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._inner.exec_module(module)
-        _run(self._name, module)
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._inner, attr)
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of the two registry modules only; every other import is untouched."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname not in _TARGETS or fullname in _done:
-            return None
-        busy = getattr(_guard, "names", None)
-        if busy is None:
-            busy = _guard.names = set()
-        if fullname in busy:  # another hook delegating back to us
-            return None
-        busy.add(fullname)
-        try:
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-        finally:
-            busy.discard(fullname)
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _Loader(spec.loader, fullname)
-        return spec
-
-
-_finder = _Finder()
+_finder = PostImportFinder(
+    wants=lambda name: name in _TARGETS and name not in _done,
+    on_loaded=lambda module: _run(module.__name__, module),
+)
 
 
 def _loaded(name: str) -> ModuleType | None:
@@ -140,8 +97,8 @@ def register() -> list[str]:
     """Register everything (idempotent). Returns the registry modules already served."""
     with _lock:
         pending = [name for name in _TARGETS if name not in _done]
-        if pending and _finder not in sys.meta_path:
-            sys.meta_path.insert(0, _finder)
+        if pending:
+            _finder.install()
         for name in pending:
             module = _loaded(name)
             if module is not None:

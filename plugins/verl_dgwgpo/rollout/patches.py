@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.abc
-import importlib.machinery
 import logging
 import sys
 import threading
@@ -48,6 +46,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from verl_dgwgpo._import_hooks import PostImportFinder
 
 from .models import (
     FAMILIES,
@@ -332,50 +332,10 @@ def _after_import(module: ModuleType) -> None:
             logger.warning("verl_dgwgpo: patching %s failed: %s", module.__name__, exc)
 
 
-class _PostImportLoader(importlib.abc.Loader):
-    """Runs the real loader, then installs the patches that target the module it loaded."""
-
-    def __init__(self, inner: importlib.abc.Loader):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._inner.exec_module(module)
-        _after_import(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class _VerlFinder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of every ``verl.*`` module; re-entrant calls (other hooks asking every
-    finder, ours included) fall through to the regular finders."""
-
-    _busy = threading.local()
-
-    def find_spec(self, fullname, path, target=None):
-        if not (fullname == "verl" or fullname.startswith("verl.")) or getattr(self._busy, "on", False):
-            return None
-        self._busy.on = True
-        try:
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-        finally:
-            self._busy.on = False
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PostImportLoader(spec.loader)
-        return spec
-
-
-_finder = _VerlFinder()
+_finder = PostImportFinder(
+    wants=lambda name: name == "verl" or name.startswith("verl."),
+    on_loaded=_after_import,
+)
 
 
 def apply() -> list[str]:
@@ -388,8 +348,7 @@ def apply() -> list[str]:
         before = set(_installed)
         try:
             _active = True
-            if _finder not in sys.meta_path:
-                sys.meta_path.insert(0, _finder)
+            _finder.install()
             for name in sorted({p.module for p in PATCHES}):
                 _install_pending(name)
         except Exception as exc:  # pragma: no cover - defensive: called from `import verl`
@@ -403,8 +362,7 @@ def revert() -> None:
     with _lock:
         _active = False
         _failed.clear()
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(_finder)
+        _finder.uninstall()
         for patch in reversed(PATCHES):
             undo = _installed.pop(patch.name, None)
             if undo is not None:
