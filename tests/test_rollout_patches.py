@@ -23,6 +23,7 @@ from verl_dgwgpo.rollout import patches  # noqa: E402
 patches.apply()
 
 import verl.experimental.agent_loop.agent_loop as agent_loop_mod  # noqa: E402
+import verl.utils.fsdp_utils  # noqa: E402,F401  (the fsdp_abc patch target)
 import verl.utils.model as verl_model  # noqa: E402
 import verl.utils.tokenizer.continuous_token_wiring as wiring  # noqa: E402
 import verl.utils.tokenizer.tokenizer as verl_tokenizer  # noqa: E402
@@ -251,3 +252,53 @@ def test_patches_install_lazily_when_verl_is_imported_later(paths):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "LAZY-OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_fsdp2_wrapping_survives_lightning_import():
+    """`import lightning` (NeMo does) makes every nn.Module an ``ABC`` instance; stock verl's FSDP2 wrap
+    then fails with "object layout differs". Run in a fresh process: the ABC claim cannot be undone."""
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29533", RANK="0", WORLD_SIZE="1")
+        from abc import ABC
+        import torch, torch.distributed as dist
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import FSDPModule, fully_shard
+        import verl.utils.fsdp_utils as fu
+        from verl_dgwgpo.rollout import patches
+        assert not isinstance(torch.nn.Linear(1, 1), ABC)
+        import lightning_fabric.utilities.apply_func  # noqa: F401  (what `import nemo` pulls in)
+        assert isinstance(torch.nn.Linear(1, 1), ABC)
+        dist.init_process_group("gloo")
+        mesh = init_device_mesh("cpu", (1,))
+
+        def wrap():
+            # fresh classes per call: torch caches the FSDP class per module class, a failed wrap too
+            Lin = type("Lin", (torch.nn.Linear,), {})
+            Seq = type("Seq", (torch.nn.Sequential,), {})
+            torch.manual_seed(0)
+            m = Seq(Lin(4, 4), Lin(4, 2))
+            for sub in (m[0], m):
+                with fu.maybe_patch_fsdp_module(sub):
+                    fully_shard(sub, mesh=mesh)
+            return m
+
+        with patches.stock():
+            try:
+                wrap()
+                print("STOCK-WRAPPED")
+            except TypeError as exc:
+                assert "layout differs" in str(exc), exc
+                print("STOCK-FAILS")
+        assert patches.status()["fsdp_abc"] == "installed"
+        m = wrap()
+        assert isinstance(m, FSDPModule) and isinstance(m[0], FSDPModule)
+        y = m(torch.ones(3, 4))
+        assert y.shape == (3, 2) and torch.isfinite(y).all()
+        dist.destroy_process_group()
+        print("PATCHED-OK")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "STOCK-FAILS" in proc.stdout and "PATCHED-OK" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]

