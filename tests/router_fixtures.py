@@ -94,9 +94,9 @@ def tone(freq: float, seconds: float, sr: int = 16000, amp: float = 0.3) -> np.n
 def clearest_clean(router, clips, k: int = 2, sr: int = 16000) -> list[int]:
     """Indices of the ``k`` held-out clean clips the router is surest are clean, asserted below threshold.
 
-    The Piper voice has unseeded generator noise, so the exact held-out clips vary a little between
-    fresh syntheses and a borderline clip may flip. Tests about switching/transcription pick the
-    clips the router is clearly right about; the router's accuracy is asserted in test_router_train.
+    A clip near the threshold may flip with a different BLAS/thread count (or a corpus cached by an
+    older, unseeded synthesis). Tests about switching/transcription pick the clips the router is
+    clearly right about; the router's accuracy is asserted in test_router_train.
     """
     probs = [router.prob(x, sr)[0] for x in clips]
     order = sorted(range(len(clips)), key=lambda i: probs[i])[:k]

@@ -302,3 +302,32 @@ def test_fsdp2_wrapping_survives_lightning_import():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "STOCK-FAILS" in proc.stdout and "PATCHED-OK" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+def test_fsdp2_units_for_qwen2_audio(paths):
+    """Stock verl picks the attention inside the picked encoder layer and the direct-read position
+    embedding (FSDP2 then mixes Tensor and DTensor); patched: outermost units only."""
+    import verl.utils.fsdp_utils as fu
+    from transformers import AutoConfig, Qwen2AudioForConditionalGeneration
+
+    model = Qwen2AudioForConditionalGeneration(AutoConfig.from_pretrained(paths["qwen2_audio"]))
+    classes = list(model._no_split_modules)
+    names = {id(m): n for n, m in model.named_modules()}
+
+    def picks():
+        return [names[id(m)] for m in fu._select_fsdp2_wrap_targets(model, classes)]
+
+    with patches.stock():
+        stock = picks()
+    patched = picks()
+    emb = [n for n in stock if n.endswith("audio_tower.embed_positions")]
+    assert emb and not set(emb) & set(patched)
+    assert any(n.endswith(".self_attn") and "audio_tower.layers." in n for n in stock)
+    assert not any(n.startswith(p + ".") for p in patched for n in patched)  # nothing nested
+    assert set(patched) < set(stock) and any(n.endswith("audio_tower.layers.0") for n in patched)
+    # Not an audio LLM of ours: verl's own choice is untouched.
+    plain = torch.nn.Sequential(torch.nn.Embedding(4, 2))
+    plain.config = type("Cfg", (), {"model_type": "llama", "tie_word_embeddings": False})()
+    with patches.stock():
+        stock_plain = fu._select_fsdp2_wrap_targets(plain, ["Nothing"])
+    assert fu._select_fsdp2_wrap_targets(plain, ["Nothing"]) == stock_plain and len(stock_plain) == 1

@@ -26,6 +26,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from math import gcd
@@ -50,6 +52,7 @@ __all__ = [
     "resample",
     "synthesize_corpus",
     "synthesize_utterance",
+    "utterance_seed",
     "get_engine",
 ]
 
@@ -173,19 +176,47 @@ class PiperEngine:
         for p in (model_path, config_path):
             if not p.is_file():
                 raise BackendUnavailable(f"Piper voice file missing: {p}")
+        self._ort = ort
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
+        # The graph optimised once, saved per process: a seeded session per utterance then loads it
+        # with optimisation off (~0.18 s instead of ~0.65 s, measured).
+        tmp = tempfile.mkdtemp(prefix="wildasr-piper-")
+        weakref.finalize(self, shutil.rmtree, tmp, True)
+        self._optimized = Path(tmp) / model_path.name
+        opts.optimized_model_filepath = str(self._optimized)
+        opts.log_severity_level = 3  # not the "hardware specific optimizations" warning: the file is ours
         config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._threads = threads
         self.voice = piper.PiperVoice(config=config, session=session)
         self.voice_name = model_path.name.removesuffix(".onnx")
         self.native_rate = int(config.sample_rate)
 
-    def synth(self, text: str, style: VoiceStyle) -> tuple[np.ndarray, float]:
-        """Return (float32 samples, the rate they should be read at) for ``text`` in ``style``."""
+    def _seeded_session(self, seed: int):
+        """A fresh session after ``onnxruntime.set_seed``: ORT seeds its random kernels when a session is
+        built and advances them on every run, so one session's audio depends on the call order."""
+        ort = self._ort
+        opts = ort.SessionOptions()
+        if self._threads:
+            opts.intra_op_num_threads = int(self._threads)
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        ort.set_seed(int(seed))
+        return ort.InferenceSession(str(self._optimized), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def synth(self, text: str, style: VoiceStyle, seed: int | None = None) -> tuple[np.ndarray, float]:
+        """Return (float32 samples, the rate they should be read at) for ``text`` in ``style``.
+
+        Piper samples prosody noise inside the ONNX graph; with ``seed`` the same (text, style, seed)
+        gives the same samples in any process, order or worker count (a fresh seeded session).
+        """
         from piper.config import SynthesisConfig
+
+        if seed is not None:
+            self.voice.session = self._seeded_session(seed)
 
         ratio = _pitch_ratio(self.native_rate, style.pitch_semitones)
         cfg = SynthesisConfig(
@@ -212,7 +243,7 @@ class EspeakEngine:
         self.voice_name = "espeak-ng-en-us"
         self.native_rate = 22050
 
-    def synth(self, text: str, style: VoiceStyle) -> tuple[np.ndarray, float]:
+    def synth(self, text: str, style: VoiceStyle, seed: int | None = None) -> tuple[np.ndarray, float]:
         import soundfile as sf
 
         wpm = int(round(175 / style.length_scale))
@@ -256,11 +287,23 @@ def _pitch_ratio(native_rate: int, semitones: float) -> float:
     return eff / native_rate
 
 
+def utterance_seed(cut_id: str) -> int:
+    """The TTS seed of one planned utterance: a stable hash of its id (same id -> same audio)."""
+    return int(hashlib.sha1(cut_id.encode("utf-8")).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
 def synthesize_utterance(
-    engine: PiperEngine | EspeakEngine, text: str, style: VoiceStyle, sampling_rate: int = TARGET_RATE
+    engine: PiperEngine | EspeakEngine,
+    text: str,
+    style: VoiceStyle,
+    sampling_rate: int = TARGET_RATE,
+    seed: int | None = None,
 ) -> np.ndarray:
-    """Synthesise ``text`` as float32 mono at ``sampling_rate`` with peak ``PEAK``."""
-    x, read_rate = engine.synth(text, style)
+    """Synthesise ``text`` as float32 mono at ``sampling_rate`` with peak ``PEAK``.
+
+    ``seed`` makes Piper's sampling noise reproducible (espeak-ng is deterministic anyway).
+    """
+    x, read_rate = engine.synth(text, style, seed=seed)
     y = resample(x, int(round(read_rate)), sampling_rate)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak < 1e-6:
@@ -302,7 +345,8 @@ def _init_worker(engine: str, threads: int) -> None:
 
 def _synth_to_file(item: SynthItem, path: str, sampling_rate: int) -> None:
     assert _WORKER_ENGINE is not None
-    _write_wav(Path(path), synthesize_utterance(_WORKER_ENGINE, item.text, item.style, sampling_rate), sampling_rate)
+    x = synthesize_utterance(_WORKER_ENGINE, item.text, item.style, sampling_rate, seed=utterance_seed(item.cut_id))
+    _write_wav(Path(path), x, sampling_rate)
 
 
 def _make_cut(item: SynthItem, path: Path, engine_name: str, voice_name: str, sampling_rate: int):
@@ -363,7 +407,8 @@ def synthesize_corpus(
     if todo and workers == 1:
         engine_obj = get_engine(engine, threads=os.cpu_count() or 1)
         for it in todo:
-            _write_wav(paths[it.cut_id], synthesize_utterance(engine_obj, it.text, it.style, sampling_rate), sampling_rate)
+            x = synthesize_utterance(engine_obj, it.text, it.style, sampling_rate, seed=utterance_seed(it.cut_id))
+            _write_wav(paths[it.cut_id], x, sampling_rate)
             bar.update(1)
     elif todo:
         import multiprocessing as mp

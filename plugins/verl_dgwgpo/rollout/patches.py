@@ -25,6 +25,12 @@ Each patch fixes one measured failure of stock verl with Qwen3-ASR / Qwen2-Audio
                    ``nn.Module`` included, and ``fully_shard`` then fails with "__class__
                    assignment: ... object layout differs". The swap now needs ``ABC`` really in
                    the model's MRO.
+``fsdp2_units``    ``_select_fsdp2_wrap_targets`` picks every ``_no_split_modules`` class and every
+                   embedding. For Qwen2-Audio that breaks FSDP2 ("mixed torch.Tensor and DTensor"):
+                   ``Qwen2AudioAttention`` is picked inside the picked encoder layer, and the
+                   encoder reads ``embed_positions.weight`` directly (no forward to unshard it).
+                   For audio LLMs only the outermost picks are kept and direct-read embeddings
+                   stay in their parent's unit (SFT and the RL actor share the fix).
 =================  ==========================================================================
 
 :func:`apply` never raises: a patch that fails to install is logged and reported as ``failed`` by
@@ -295,6 +301,26 @@ def _install_fsdp_abc(module: ModuleType) -> Undo:
     return _replace_function(module, "maybe_patch_fsdp_module", make)
 
 
+# Embeddings an audio model reads by ``.weight`` instead of calling them (so never unsharded).
+_DIRECT_READ_EMBEDDINGS = ("audio_tower.embed_positions",)
+
+
+def _install_fsdp2_units(module: ModuleType) -> Undo:
+    def make(original: Callable) -> Callable:
+        def _select_fsdp2_wrap_targets(model, fsdp_transformer_layer_cls_to_wrap):
+            picked = original(model, fsdp_transformer_layer_cls_to_wrap)
+            if family_for_config(getattr(model, "config", None)) is None:
+                return picked  # not an audio LLM of ours: verl's choice unchanged
+            names = {id(m): n for n, m in model.named_modules()}
+            picked = [m for m in picked if not names.get(id(m), "").endswith(_DIRECT_READ_EMBEDDINGS)]
+            prefixes = [names[id(m)] + "." for m in picked]
+            return [m for m in picked if not any(names[id(m)].startswith(p) for p in prefixes)]
+
+        return _select_fsdp2_wrap_targets
+
+    return _replace_function(module, "_select_fsdp2_wrap_targets", make)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("processor", "verl.utils.tokenizer.tokenizer", _install_processor, "keep the audio processor"),
     Patch("auto_class", "verl.utils.model", _install_auto_class, "load the class with the LM head"),
@@ -328,6 +354,12 @@ PATCHES: tuple[Patch, ...] = (
         "verl.utils.fsdp_utils",
         _install_fsdp_abc,
         "FSDP2 wrapping survives `import lightning` (NeMo)",
+    ),
+    Patch(
+        "fsdp2_units",
+        "verl.utils.fsdp_utils",
+        _install_fsdp2_units,
+        "Qwen2-Audio wraps in FSDP2: outermost units only, direct-read embeddings left to the parent",
     ),
 )
 

@@ -13,7 +13,8 @@ small hooks, each documented where it is installed:
    group per module group (``lr = optim.lr * a2s.group_lr_scale[group]``); verl's scheduler then
    scales every group alike, so the ratio holds for the whole run.
 3. **FSDP2 wrap targets** (Qwen2-Audio in practice): only the outermost of nested picks is wrapped,
-   and embeddings the model reads by ``.weight`` stay in their parent's unit (``_outermost_fsdp2_units``).
+   and embeddings the model reads by ``.weight`` stay in their parent's unit: the rollout patch
+   ``fsdp2_units`` (:mod:`verl_dgwgpo.rollout.patches`), shared with the RL actor; checked installed here.
 4. **The WER curriculum**: ``_build_dataloader`` keeps verl's ``StatefulDataLoader`` and collator but
    swaps the ``DistributedSampler`` for :class:`~.curriculum.CurriculumBatchSampler` (phase 1 only;
    one data-parallel rank: the curriculum is a global order, see the report for multi-rank runs).
@@ -145,37 +146,6 @@ def lora_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: _full(v) for k, v in module.state_dict().items() if ".lora_" in k}
 
 
-# verl's FSDP2 wrapper (``fsdp_utils._select_fsdp2_wrap_targets``) picks every class named in the
-# model's ``_no_split_modules`` and, with untied word embeddings, every ``nn.Embedding``. Two picks
-# break Qwen2-Audio (measured with transformers 5.14 / torch 2.13 on CPU, "mixed torch.Tensor and
-# DTensor"): (a) ``Qwen2AudioAttention`` is listed *and* sits inside the listed
-# ``Qwen2AudioEncoderLayer``: the nested unit's weights stay sharded in the encoder's forward;
-# (b) the encoder reads ``embed_positions.weight`` directly, so that embedding never runs a forward
-# that would unshard it. Keeping only the outermost picks and leaving such embeddings to their
-# parent's unit fixes both; it changes nothing for Qwen3-ASR (no nested picks).
-_DIRECT_READ_EMBEDDINGS = ("audio_tower.embed_positions",)
-
-
-@contextmanager
-def _outermost_fsdp2_units() -> Iterator[None]:
-    """While verl wraps the model, drop nested and direct-read picks from its FSDP2 unit list."""
-    import verl.utils.fsdp_utils as fu
-
-    select = fu._select_fsdp2_wrap_targets
-
-    def filtered(model, classes):
-        names = {id(m): n for n, m in model.named_modules()}
-        picked = [m for m in select(model, classes) if not names.get(id(m), "").endswith(_DIRECT_READ_EMBEDDINGS)]
-        prefixes = [names[id(m)] + "." for m in picked]
-        return [m for m in picked if not any(names[id(m)].startswith(p) for p in prefixes)]
-
-    fu._select_fsdp2_wrap_targets = filtered
-    try:
-        yield
-    finally:
-        fu._select_fsdp2_wrap_targets = select
-
-
 from verl.trainer.sft_trainer import SFTTrainer  # noqa: E402  (after the helpers: heavy import)
 
 
@@ -189,6 +159,15 @@ class A2SSFTTrainer(SFTTrainer):
         self.curriculum = None
         self.initial_lora: dict[str, torch.Tensor] = {}
         self.group_params: dict[str, int] = {}
+        from verl_dgwgpo.rollout import patches
+
+        patches.apply()
+        import verl.utils.fsdp_utils  # noqa: F401  (installs the FSDP patches now, not lazily)
+
+        state = patches.status()
+        bad = {k: state[k] for k in ("fsdp_abc", "fsdp2_units") if state.get(k) != "installed"}
+        if bad:
+            raise RuntimeError(f"verl_dgwgpo FSDP patches not installed: {bad}")
         super().__init__(config)
 
     def _build_config(self) -> None:
@@ -259,15 +238,8 @@ class A2SSFTTrainer(SFTTrainer):
 
             return build_optimizer(trainer._param_groups(module, engine.optimizer_config.lr), engine.optimizer_config)
 
-        build_fsdp = engine._build_fsdp_module
-
-        def _build_fsdp_module(module):
-            with _outermost_fsdp2_units():
-                return build_fsdp(module)
-
         engine._build_lora_module = _build_lora_module
         engine._build_optimizer = _build_optimizer
-        engine._build_fsdp_module = _build_fsdp_module
 
         train_batch = self.training_client.train_batch
 
