@@ -19,9 +19,14 @@ outputs), seeded. Every implementation scores the same (reference, hypothesis) p
                       for each substitution's character similarity, a plain dynamic-programming LCS, a
                       plain n-gram repeat scan. Same normaliser, so values must agree to 1e-9 (asserted).
 - ``1 - jiwer.wer``   the plain baseline reward users start from (jiwer's default transform, raw text).
+- ``jiwer-based, project's whisper_en route`` (whisper_en only): the jiwer implementation again, but
+                      normalising through ``nemo_wild_eval.text.normalize`` (the exact fast route of
+                      whisper's normaliser): shows how much of the ratio is the normaliser route alone.
 
-The jiwer side normalises the reference and the rollout on every call (what a naive user does) and
-is otherwise unchanged. All four run once per round, rounds interleaved (so load from other
+The jiwer side normalises the reference and the rollout on every call (what a naive user does), with
+whisper_normalizer's own ``EnglishTextNormalizer`` for ``whisper_en`` and the project's ``normalize``
+for the project's own normalisers (``basic``: its plain per-character version), and is otherwise
+unchanged. All four run once per round, rounds interleaved (so load from other
 processes hits them alike), best round kept. Prints rewards/second and ratios. The ratios, not the absolute numbers, are what carries to other
 machines.
 """
@@ -123,12 +128,31 @@ def _collapse(h: list[str], r: list[str], k: int) -> bool:
     return False
 
 
-def jiwer_dgwgpo(hyp: str, ref: str, normalizer: str, tau=0.3, alpha=0.4, thr=0.5, beta=0.7, lam=0.6, rho=2.0, k=4):
+_WHISPER = []
+
+
+def library_normalize(text: str, normalizer: str) -> str:
+    """What a straightforward implementation calls: whisper_normalizer's ``EnglishTextNormalizer`` itself
+    for ``whisper_en`` (the project's ``normalize`` runs an exact faster route of it), the project's
+    ``normalize`` for the normalisers the project defines (``basic``: its plain per-character version)."""
+    if normalizer == "whisper_en":
+        if not _WHISPER:
+            from whisper_normalizer.english import EnglishTextNormalizer
+
+            _WHISPER.append(EnglishTextNormalizer())
+        return " ".join(_WHISPER[0](text).split())
+    from nemo_wild_eval.text import normalize
+
+    return normalize(text, normalizer)
+
+
+def jiwer_dgwgpo(hyp: str, ref: str, normalizer: str, tau=0.3, alpha=0.4, thr=0.5, beta=0.7, lam=0.6, rho=2.0, k=4,
+                 norm=library_normalize):
     import jiwer
 
-    from nemo_wild_eval.text import normalize, parse_asr_output
+    from nemo_wild_eval.text import parse_asr_output
 
-    r_n, h_n = normalize(ref, normalizer), normalize(parse_asr_output(hyp), normalizer)
+    r_n, h_n = norm(ref, normalizer), norm(parse_asr_output(hyp), normalizer)
     r, h = r_n.split(), h_n.split()
     N = len(r)
     if N == 0:
@@ -221,6 +245,11 @@ def main(argv=None) -> int:
             "jiwer-based, same formulas": (lambda h, r: jiwer_dgwgpo(h, r, norm), None),
             "plain 1 - jiwer.wer (raw text)": (plain_wer_reward, None),
         }
+        if norm == "whisper_en":  # how much of the gain is the normaliser route alone
+            from nemo_wild_eval.text import normalize
+
+            impls["jiwer-based, project's whisper_en route"] = (
+                lambda h, r: jiwer_dgwgpo(h, r, norm, norm=normalize), None)
         warm = pairs[: 2 * args.group_size]
         for fn, before in impls.values():  # imports, regex compilation, whisper's normaliser construction
             _timed(fn, warm, before)
@@ -235,10 +264,12 @@ def main(argv=None) -> int:
         diff = max(abs(a - b) for a, b in zip(ours, ref))
         assert diff <= 1e-9, f"values differ from the jiwer implementation by {diff}"
         assert ours == values["ours, caches off"]
+        if "jiwer-based, project's whisper_en route" in values:
+            assert values["jiwer-based, project's whisper_en route"] == ref
         print(f"\nnormalizer={norm}  (max |ours - jiwer formulas| = {diff:.1e})")
-        print(f"  {'implementation':<34} {'rewards/s':>10} {'ours / it':>10}")
+        print(f"  {'implementation':<40} {'rewards/s':>10} {'ours / it':>10}")
         for name, rate in rates.items():
-            print(f"  {name:<34} {rate:>10.0f} {rates['ours: compute_score'] / rate:>9.2f}x")
+            print(f"  {name:<40} {rate:>10.0f} {rates['ours: compute_score'] / rate:>9.2f}x")
     return 0
 
 

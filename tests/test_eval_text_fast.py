@@ -65,3 +65,103 @@ def test_edit_counts_match_align_counts():
 def test_edit_counts_many_length_mismatch():
     with pytest.raises(ValueError):
         edit_counts_many([["a"]], [])
+
+
+# ------------------------------------------------------------------ whisper_en fast route
+# nemo_wild_eval.text runs whisper_normalizer's own stages but skips those that provably cannot
+# change the string; these tests compare it with the library's EnglishTextNormalizer.__call__.
+
+from pathlib import Path  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from nemo_wild_eval import text as text_mod  # noqa: E402
+
+WHISPER_TRICKY = [
+    "", " ", "\t\n  ", "I won't go", "you can't", "let's go", "y'all ain't", "I'ma leave", "ma'am",
+    "he's been there", "she'd gone", "it's got", "they're", "we'll", "I've", "I'm", "isn't", "don 't",
+    "John 's car", "it 's", "'s", "n't", "'t", "wanna gonna gotta kinda sorta dunno", "'cause", "cause",
+    "Mr Smith", "mr. smith", "Mrs. Jones", "Dr Who", "st. louis", "St Paul", "Capt. Hook", "Jr.", "esq",
+    "$5", "$ 5", "5$", "10%", "10 %", "per cent", "ten per cent", "twenty one", "twenty-one",
+    "one hundred and five", "one oh one", "double seven", "triple zero", "two and a half", "and a half",
+    "a half", "one point five", "point", "point and", "minus five", "minus", "plus two", "five dollars",
+    "dollars", "twenty dollars and five cents", "$2 and ¢7", "$0.05", "1960s", "the 2nd", "32 nd",
+    "3rd place", "first second third", "ones", "one", "1", "1s", "11", "1,000", "1,000,000 dollars",
+    "three thousand", "a million", "millions", "hundredth", "zero", "oh", "o", "sixes", "twenties",
+    "twentieth", "colour favourite centre organise", "Colour", "theatre", "[noise] hello", "<unk> hi",
+    "(laughs) yes", "a (b) c (d", "[unclosed", "<a> <b>", "café naïve résumé", "Ærø œuvre ß straße",
+    "façade", "ﬁne", "Ｆｕｌｌ", "１２３", "٣ apples", "²", "½ cup", "uh um hmm mm mhm mmm", "uhm", "umm",
+    "hello, world.", "e.g. i.e.", "3.14", "3.", ".5", "a.b", "end.", "U.S.A.", "$", "€10", "£3.50",
+    "10¢", "¢", "%", "50%off", "a%", "100 percent", "percent", "and", "and and", "and one", "one and",
+    "won't've", "can't't", "'d been", "i 'd been", "we 've", "it ’s", "it’s", "don’t", "rock 'n' roll",
+    "o'clock", "'tis", "twas", "the '90s", "A—B", "a_b", "a-b", "x\u0301", "\u0301", "tab\there",
+    "new\nline", "\u00a0nbsp", "\u2028", "emoji 😀 ok", "CAPS LOCK", "i.e.", "v2.0.1", "192.168.0.1",
+    "twenty twenty", "nineteen eighty four", "two thousand and twenty", "the fifties", "a quarter",
+]
+
+
+def _lib():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+_LIB = _lib()
+_FAST = text_mod._WhisperEnFast(_LIB)
+
+
+def test_whisper_fast_route_is_used_for_the_audited_version():
+    from importlib.metadata import version
+
+    route = text_mod._whisper_en_route()
+    if version("whisper_normalizer") == text_mod._WHISPER_AUDITED_VERSION:
+        assert isinstance(route, text_mod._WhisperEnFast)
+    else:
+        assert route is text_mod._whisper_en_impl()
+
+
+def test_whisper_fast_equals_library_on_shipped_sentences():
+    root = Path(__file__).resolve().parents[1]
+    lines = (root / "data" / "sentences_en.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 200
+    for line in lines:
+        assert _FAST(line) == _LIB(line), repr(line)
+        # the forms rollouts take: lowercased, punctuation-free, truncated
+        for variant in (line.lower(), line.rstrip(".?!"), line[: len(line) // 2]):
+            assert _FAST(variant) == _LIB(variant), repr(variant)
+
+
+@pytest.mark.parametrize("s", WHISPER_TRICKY)
+def test_whisper_fast_equals_library_on_tricky_strings(s):
+    assert _FAST(s) == _LIB(s)
+    assert _FAST(s.upper()) == _LIB(s.upper())
+    assert text_mod.normalize(s, "whisper_en") == " ".join(_LIB(s).split())
+
+
+def test_whisper_fast_skips_stages_on_plain_text():
+    """The skips must actually happen on ordinary sentences (else the route is not fast)."""
+    calls = []
+    fast = text_mod._WhisperEnFast(_LIB)
+    numbers = fast._numbers
+    fast._numbers = lambda s: calls.append(s) or numbers(s)
+    assert fast("The small boat drifted slowly across the quiet lake.") == "the small boat drifted slowly across the quiet lake"
+    assert fast("bread and butter") == "bread and butter"
+    assert calls == []
+    assert fast("twenty one boats") == "21 boats" and len(calls) == 1
+
+
+_FRAGMENTS = sorted({w for s in WHISPER_TRICKY for w in s.split()} | set(" '.,$%¢€£()[]<>-\t\n0123456789"))
+
+
+@settings(max_examples=1500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12), st.lists(st.sampled_from(["", " ", "'", ","]), max_size=12))
+def test_whisper_fast_equals_library_on_random_fragment_text(words, glue):
+    s = "".join(w + (glue[k] if k < len(glue) else " ") for k, w in enumerate(words))
+    assert _FAST(s) == _LIB(s)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.lists(st.sampled_from(POOL + list("oneatwhlfpc$%'")), max_size=20).map("".join))
+def test_whisper_fast_equals_library_on_random_unicode(s):
+    assert _FAST(s) == _LIB(s)

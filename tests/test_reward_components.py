@@ -223,6 +223,6 @@ def test_components_never_raise_even_if_a_dependency_does(monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("aligner down")
 
-    monkeypatch.setattr(rw, "align", boom)
+    monkeypatch.setattr(rw, "substitutions_and_counts", boom)
     c = components("the dog", "the cat", RewardParams())
     assert c["score"] == 0.0 and c["case"] == "internal_error:RuntimeError"

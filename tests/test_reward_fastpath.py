@@ -7,7 +7,7 @@ import random
 import pytest
 
 import verl_dgwgpo.reward as rw
-from nemo_wild_eval.text import align
+from nemo_wild_eval.text import Alignment, align, substitutions_and_counts
 from verl_dgwgpo.reward import RewardParams, components, compute_score
 
 WORDS = "the cat sat on a mat dog dug cap um well okay".split()
@@ -26,6 +26,28 @@ def test_align_substitutions_only_equals_filtered_full_alignment():
         assert (fast.correct, fast.substitutions, fast.insertions, fast.deletions) == (
             full.correct, full.substitutions, full.insertions, full.deletions)
         assert fast.pairs == tuple(p for p in full.pairs if p[0] == "substitute")
+        assert fast == Alignment(fast.correct, fast.substitutions, fast.insertions, fast.deletions,
+                                 len(ref), len(hyp), fast.pairs)  # the cheap constructor builds the same object
+        pairs, ins, dels = substitutions_and_counts(ref, hyp)
+        assert (len(pairs), ins, dels) == (full.substitutions, full.insertions, full.deletions)
+        assert [("substitute", r, h) for r, h in pairs] == list(fast.pairs)
+
+
+def test_lcs_equals_matches_when_the_alignment_has_no_substitution():
+    """The reward skips the LCS call when the Levenshtein alignment has no substitution (proof in
+    reward._word_components); check it against rapidfuzz's own LCS."""
+    from rapidfuzz.distance import LCSseq
+
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(6000):
+        ref = [rng.choice("abc") for _ in range(rng.randint(1, 9))]
+        hyp = [rng.choice("abcd") for _ in range(rng.randint(1, 9))]
+        pairs, ins, dels = substitutions_and_counts(ref, hyp)
+        if not pairs:
+            checked += 1
+            assert len(ref) - dels == LCSseq.similarity(ref, hyp), (ref, hyp)
+    assert checked > 500
 
 
 @pytest.mark.parametrize("normalizer", ["basic", "whisper_en"])

@@ -31,9 +31,9 @@ from rapidfuzz.distance import LCSseq
 from nemo_wild_eval.errors import InputError
 from nemo_wild_eval.text import (
     NORMALIZERS,
-    align,
     char_similarity,
     parse_asr_output,
+    substitutions_and_counts,
     tokenizer_for,
 )
 
@@ -321,19 +321,21 @@ def _word_components(ref: tuple[str, ...], hyp: tuple[str, ...], params: RewardP
     if ref == hyp:
         correct, n_soft, n_hard, edits, lcs = n_ref, 0, 0, 0, n_ref
     else:
-        # one alignment gives the evaluator's counts (== edit_counts) and the substituted pairs
-        a = align(ref, hyp, with_pairs=True, substitutions_only=True)
-        subs, dels = a.substitutions, a.deletions
+        # one alignment gives the evaluator's counts and the substituted pairs, no Alignment object
+        pairs, ins, dels = substitutions_and_counts(ref, hyp)  # align()'s core, no Alignment object
+        subs = len(pairs)
         correct = n_ref - subs - dels
-        edits = subs + a.insertions + dels
+        edits = subs + ins + dels
         n_soft = 0
         if subs:
             thr = params.soft_threshold
-            for _, r, h in a.pairs:
+            for r, h in pairs:
                 if char_similarity(r, h) >= thr:
                     n_soft += 1
         n_hard = edits - n_soft  # hard substitutions + every insertion and deletion
-        lcs = LCSseq.similarity(ref, hyp)
+        # With no substitution the alignment is an indel alignment of cost i + d, and an indel
+        # alignment can never be cheaper than the Levenshtein one: so the LCS is its matches.
+        lcs = LCSseq.similarity(ref, hyp) if subs else correct
     wer = edits / n_ref
     k = params.rep_k
     # repetition_collapse's own pre-check, inlined: k copies need k - 1 duplicate words
@@ -391,6 +393,17 @@ def _scored(hyp_text: str, ref_text: str, missing_ref: bool, params: RewardParam
     """Components and score of two plain strings, plus the cases found on the way (pure function)."""
     ref = _ref_tokens(ref_text, params.normalizer)
     hyp = _tokens(hyp_text, params.normalizer)
+    if ref and hyp and not missing_ref:
+        # the usual pair (hot path): dgwgpo_from_components(c, params) for the full reward, inlined
+        c = _word_components(ref, hyp, params)
+        w_fine = c["w_fine"]
+        r_dyn = w_fine * c["r_fine"] + (1.0 - w_fine) * c["r_struc"]
+        score = params.lam * r_dyn + (1.0 - params.lam) * c["r_static"]
+        c["score"] = score = (score if score < 1.0 else 1.0) if score > 0.0 else 0.0
+        if not math.isfinite(score):  # cannot happen with validated params; belt and braces
+            raise FloatingPointError("score")
+        c["r_dyn"] = r_dyn
+        return c, ()
     cases = []
     if not ref and not missing_ref:
         cases.append("empty_ref")
