@@ -177,10 +177,8 @@ class PiperEngine:
             if not p.is_file():
                 raise BackendUnavailable(f"Piper voice file missing: {p}")
         self._ort = ort
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
+        self._threads = threads
+        opts = self._session_options()
         # The graph optimised once, saved per process: a seeded session per utterance then loads it
         # with optimisation off (~0.18 s instead of ~0.65 s, measured).
         tmp = tempfile.mkdtemp(prefix="wildasr-piper-")
@@ -190,19 +188,22 @@ class PiperEngine:
         opts.log_severity_level = 3  # not the "hardware specific optimizations" warning: the file is ours
         config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
-        self._threads = threads
         self.voice = piper.PiperVoice(config=config, session=session)
         self.voice_name = model_path.name.removesuffix(".onnx")
         self.native_rate = int(config.sample_rate)
+
+    def _session_options(self):
+        opts = self._ort.SessionOptions()
+        if self._threads:
+            opts.intra_op_num_threads = int(self._threads)
+            opts.inter_op_num_threads = 1
+        return opts
 
     def _seeded_session(self, seed: int):
         """A fresh session after ``onnxruntime.set_seed``: ORT seeds its random kernels when a session is
         built and advances them on every run, so one session's audio depends on the call order."""
         ort = self._ort
-        opts = ort.SessionOptions()
-        if self._threads:
-            opts.intra_op_num_threads = int(self._threads)
-            opts.inter_op_num_threads = 1
+        opts = self._session_options()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         ort.set_seed(int(seed))
         return ort.InferenceSession(str(self._optimized), sess_options=opts, providers=["CPUExecutionProvider"])
