@@ -1,0 +1,114 @@
+"""Consecutive linear effects rendered in ONE spectrum: far_field / obstructed → noise → recording.
+
+Why: each of these effects is a zero-phase filter, a convolution or an addition, so a run of them is
+one product-and-sum of spectra. Rendering the run step by step costs an FFT pair per effect (plus
+one for colored noise); rendering it fused costs one forward FFT of the clip, one of the RIR, one
+inverse, and the noise is drawn straight into the spectrum (:func:`primitives.noise_spectrum`).
+That is most of the simulator's time on compound scenarios.
+
+The fused run follows the signal past the clip's end: the FFT grid holds the clip, the whole reverb
+tail and 0.1 s for the filters' responses, and the clip is cut out only at the end. So, where the
+step-by-step rendering measures levels on the clip alone, the fused one measures them by Parseval on
+the grid:
+
+- ``far_field`` gives the reverberant signal, tail included, the input's energy (then ``gain_db``);
+- ``noise`` sets ``snr_db`` against that signal's energy per clip sample, and the noise runs on under
+  the tail (a microphone keeps hearing the room after the talker stops).
+
+On the kept clip both agree with the step-by-step rendering to about 0.1 dB (the share of the
+reverb tail that rings past the clip's end); tests/test_sim_fused.py measures it. Everything else
+(the responses, the draws, the params) is the same, so ``params`` do not say which rendering ran:
+``core`` always fuses a run of two or more of these effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lhotse_wild import fft as F
+from lhotse_wild import primitives as P
+from lhotse_wild.effects import _render_noise
+
+#: room kept after the clip (and the reverb tail) for the zero-phase responses' tails: nothing wraps
+FILTER_MARGIN_S = 0.1
+
+
+def is_linear(step: Mapping[str, Any]) -> bool:
+    """Whether ``step`` can join a fused run (the polyphase resampler is a time-domain filter)."""
+    effect = step.get("effect")
+    if effect == "recording":
+        return step.get("resampler") == "fft"
+    return effect in ("far_field", "obstructed", "noise")
+
+
+def linear_runs(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """``[start, stop)`` of every run of two or more consecutive linear steps, in order."""
+    runs, start = [], None
+    for i, step in enumerate(list(steps) + [{}]):
+        if is_linear(step):
+            start = i if start is None else start
+            continue
+        if start is not None and i - start >= 2:
+            runs.append((start, i))
+        start = None
+    return runs
+
+
+def _rir(step: Mapping[str, Any], sr: int) -> np.ndarray:
+    return P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
+                            float(step["predelay_ms"]) / 1000.0)
+
+
+def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise_bank: Any = None) -> np.ndarray:
+    """Apply linear ``steps`` (see :func:`is_linear`) to ``(channels, samples)`` float32 in one spectrum."""
+    c, n = x.shape
+    rirs = {i: _rir(s, sr) for i, s in enumerate(steps) if s["effect"] == "far_field"}
+    filters = any(s["effect"] != "noise" for s in steps)
+    nfft = P.fast_len(n + sum(r.size for r in rirs.values()) + (int(FILTER_MARGIN_S * sr) if filters else 0))
+    spec = F.rfft(x, nfft, copy=False)  # slot 0 until the end; the RIR and audio noise use slot 1
+    # the signal is gain · irfft(spec): scalar gains wait for the inverse FFT, which scales anyway
+    gain = 1.0
+    energy: float | None = P.power(x) * x.size  # of the signal so far (all channels); None: not known
+    for i, step in enumerate(steps):
+        effect = step["effect"]
+        if effect == "far_field":
+            e_in = energy if energy is not None else _energy(spec, nfft) * gain * gain
+            spec *= P.rir_lowpass_response(rirs[i], nfft, sr, float(step["lowpass_hz"]),
+                                           int(step["lowpass_order"]))
+            e_out = _energy(spec, nfft)  # of irfft(spec), before `gain`
+            g = 10.0 ** (float(step["gain_db"]) / 20.0)
+            gain = g * np.sqrt(e_in / e_out) if e_out > 0.0 else gain * g
+            energy = e_in * g * g if e_out > 0.0 else 0.0
+        elif effect == "obstructed":
+            spec *= P.cascade_response(nfft, sr, [float(fc) for fc in step["cutoffs_hz"]], int(step["order"]))
+            energy = None
+        elif effect == "recording":
+            spec *= P.device_response(nfft, sr, int(step["rate_hz"]),
+                                      (float(step["highpass_hz"]), float(step["lowpass_hz"])), int(step["order"]),
+                                      float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
+            energy = None
+        else:  # noise: scaled against the signal's power per clip sample, as P.add_noise does
+            e_sig = energy if energy is not None else _energy(spec, nfft) * gain * gain
+            p_sig = max(e_sig / (c * n), P.POWER_FLOOR)
+            source = step["source"]
+            if source.get("kind") in P.COLORED_NOISES:  # drawn as a spectrum, unit power per channel
+                noise = P.noise_spectrum(source["kind"], c, nfft, int(source["seed"]), normalise=False)
+                p_noise = P.spectrum_power(noise, nfft)  # (channels,): the scaling is folded into the gain
+            else:  # user / babble audio: (1, n) at the clip's rate
+                audio = _render_noise(source, x.shape, sr, noise_bank)
+                p_noise = np.array([P.power(audio)])
+                if p_noise[0] <= 0.0:
+                    raise P.InputError("noise is silent: cannot scale it to an SNR", source="noise")
+                noise = F.rfft(audio, nfft, copy=False, slot=1)  # added at once
+            a = np.sqrt(p_sig / (np.maximum(p_noise, 1e-30) * 10.0 ** (float(step["snr_db"]) / 10.0)))
+            noise *= (a / gain).astype(np.float32)[:, None]
+            spec += noise
+            energy = None
+    return F.irfft(spec, nfft, n, scale=gain)
+
+
+def _energy(spec: np.ndarray, nfft: int) -> float:
+    """Energy (sum of squares over all samples and channels) of the signal whose rfft is ``spec``."""
+    return float(np.sum(P.spectrum_power(spec, nfft))) * nfft
