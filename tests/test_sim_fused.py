@@ -194,7 +194,7 @@ def test_vectorised_loss_pattern_equals_the_markov_chain_loop():
         loss, burst, rep, seed = float(rng.uniform(0, 0.95)), float(rng.uniform(1, 8)), float(rng.random()), int(
             rng.integers(0, 2**31))
         dropped, repeated = P.loss_pattern(n, loss, burst, rep, seed)
-        g = np.random.default_rng(seed)
+        g = P.seeded_rng(seed)
         u, v = g.random(n), g.random(n)
         r = 1.0 / burst
         p = min(1.0, loss * r / (1.0 - loss)) if loss > 0 else 0.0
@@ -221,3 +221,49 @@ def test_noise_spectrum_power_is_parseval_of_its_signal():
     assert np.allclose(P.spectrum_power(spec, 4096), 1.0, rtol=1e-4)
     odd = P.noise_spectrum("white", 1, 4095, seed=1)  # odd size: the last bin is not a Nyquist bin
     assert np.allclose(P.spectrum_power(odd, 4095), np.mean(np.fft.irfft(odd.astype(np.complex128), 4095) ** 2))
+
+
+def test_seeded_rng_is_a_pure_function_of_the_seed():
+    a = P.seeded_rng(7).random(5)
+    P.seeded_rng(8).random(100)  # another seed in between changes nothing
+    assert np.array_equal(P.seeded_rng(7).random(5), a)
+    assert not np.array_equal(P.seeded_rng(8).random(5), a)
+    assert np.array_equal(P.seeded_rng(2**40 + 3).random(3), P.seeded_rng(2**40 + 3).random(3))
+
+
+def test_frame_dropout_equals_a_padded_reference_also_on_a_partial_last_frame():
+    """Reference: pad to whole frames, copy the last intact frame forward, zero the rest, cut back."""
+    rng = np.random.default_rng(3)
+    flen = P.frame_length(SR)
+    for n in (10 * flen, 10 * flen + 7, 3 * flen + 1):
+        x = rng.standard_normal((2, n)).astype(np.float32)
+        nf = -(-n // flen)
+        for _ in range(30):
+            state = rng.choice([0, 1, 2], size=nf, p=[0.6, 0.2, 0.2])
+            dropped, repeated = np.nonzero(state == 1)[0], np.nonzero(state == 2)[0]
+            padded = np.zeros((2, nf * flen), dtype=np.float32)
+            padded[:, :n] = x
+            frames = padded.reshape(2, nf, flen)
+            ref = frames.copy()
+            last = -1
+            for i in range(nf):
+                if state[i] == 0:
+                    last = i
+                elif state[i] == 2 and last >= 0:
+                    ref[:, i] = frames[:, last]
+                else:
+                    ref[:, i] = 0.0
+            got = P.frame_dropout(x, SR, dropped, repeated)
+            assert np.array_equal(got, ref.reshape(2, -1)[:, :n])
+
+
+def test_frame_dropout_ignores_frames_outside_the_clip():
+    x = np.ones((1, 10 * P.frame_length(SR)), dtype=np.float32)
+    y = P.frame_dropout(x, SR, [-3, 2, 10, 99], [-1, 12])
+    flen = P.frame_length(SR)
+    expected = x.copy()
+    expected[:, 2 * flen:3 * flen] = 0.0
+    assert np.array_equal(y, expected)
+    assert np.array_equal(P.frame_dropout_runs(x, SR, [[-5, 3], [2, 1], [9, 40]], []),
+                          np.concatenate([np.ones((1, 2 * flen)), np.zeros((1, flen)), np.ones((1, 6 * flen)),
+                                          np.zeros((1, flen))], axis=1).astype(np.float32))

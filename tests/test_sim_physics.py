@@ -58,7 +58,9 @@ def test_colored_noise_spectral_slopes():
     slopes = {}
     for kind in ("white", "pink", "brown"):
         n = P.colored_noise(kind, (1, SR * 8), 0)
-        assert abs(np.mean(n[0] ** 2) - 1.0) < 1e-3 and abs(np.mean(n[0])) < 0.02
+        # no DC bin; the mean over a window that is not a whole number of the lowest bins' periods still
+        # wanders, most for brown noise (its power sits in those bins)
+        assert abs(np.mean(n[0] ** 2) - 1.0) < 1e-3 and abs(np.mean(n[0])) < (0.1 if kind == "brown" else 0.02)
         _, p = scipy.signal.welch(n[0], SR, nperseg=2048)
         m = (f >= 100) & (f <= 5000)
         slopes[kind] = np.polyfit(np.log10(f[m]), 10 * np.log10(p[m]), 1)[0]  # dB per decade

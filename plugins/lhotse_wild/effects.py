@@ -220,23 +220,6 @@ class _Resolver:
         return np.random.default_rng(self.subseed(name))
 
 
-def _runs(idx: np.ndarray) -> list[list[int]]:
-    """Sorted frame indices → [[start, length], ...] (compact and readable in a manifest)."""
-    out: list[list[int]] = []
-    for i in idx.tolist():
-        if out and out[-1][0] + out[-1][1] == i:
-            out[-1][1] += 1
-        else:
-            out.append([i, 1])
-    return out
-
-
-def _unruns(runs: list[list[int]]) -> np.ndarray:
-    if not runs:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate([np.arange(int(a), int(a) + int(n)) for a, n in runs]).astype(np.int64)
-
-
 def resolve_effect(
     effect: str,
     severity: float,
@@ -296,10 +279,10 @@ def resolve_effect(
         loss, burst = R.value("loss_rate"), R.value("burst_frames")
         repeat_prob = float(ecfg["repeat_prob"])
         chain_seed = R.subseed("chain_seed")
-        dropped, repeated = P.loss_pattern(P.num_frames(num_samples, sr, frame_ms), loss, burst,
-                                           repeat_prob, chain_seed)
+        dropped, repeated = P.loss_runs(P.num_frames(num_samples, sr, frame_ms), loss, burst,
+                                        repeat_prob, chain_seed)
         step.update(frame_ms=frame_ms, loss_rate=loss, burst_frames=burst, repeat_prob=repeat_prob,
-                    chain_seed=chain_seed, dropped=_runs(dropped), repeated=_runs(repeated))
+                    chain_seed=chain_seed, dropped=dropped, repeated=repeated)
     else:  # pragma: no cover - guarded by scenario_effects
         raise InputError(f"unknown effect {effect!r}", source="effect")
     return step
@@ -363,7 +346,7 @@ def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise
         if effect == "distortion":
             return P.distort(x, float(step["drive_db"]), str(step["mode"]))
         if effect == "dropout":
-            return P.frame_dropout(x, sr, _unruns(step["dropped"]), _unruns(step["repeated"]),
+            return P.frame_dropout_runs(x, sr, step["dropped"], step["repeated"],
                                    float(step["frame_ms"]))
     except KeyError as exc:
         raise InputError(f"params step {effect!r} lacks {exc}", source="params") from None

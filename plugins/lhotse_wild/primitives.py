@@ -17,6 +17,9 @@ them against scipy's float64 ``sosfiltfilt``.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import threading
 from functools import lru_cache
 from math import gcd
 from typing import Sequence
@@ -45,6 +48,26 @@ def fast_len(n: int) -> int:
             m *= 2
         best = m if best is None else min(best, m)
     return int(best)
+
+
+_rng_local = threading.local()
+
+
+def seeded_rng(seed: int) -> np.random.Generator:
+    """A PCG64 generator in the state that ``seed`` names (SHAKE-256 of it), for the draws of one call.
+
+    Why not ``np.random.default_rng(seed)``: building a Generator costs ~40 µs, a few times per clip;
+    re-setting the state of one per thread costs ~10 µs. The generator is shared within the thread:
+    finish drawing before the next call.
+    """
+    gen = getattr(_rng_local, "gen", None)
+    if gen is None:
+        gen = _rng_local.gen = np.random.Generator(np.random.PCG64(0))
+    d = hashlib.shake_256(b"lhotse_wild.rng:" + int(seed).to_bytes(16, "little")).digest(32)
+    gen.bit_generator.state = {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                               "state": {"state": int.from_bytes(d[:16], "little"),
+                                         "inc": int.from_bytes(d[16:], "little") | 1}}
+    return gen
 
 
 def _check(x: np.ndarray) -> None:
@@ -106,16 +129,15 @@ def echo(x: np.ndarray, sampling_rate: int, delays_s: Sequence[float], gains_db:
 # --------------------------------------------------------------------------- 3. reverberation
 @lru_cache(maxsize=128)
 def _rir_cached(sampling_rate: int, rt60_s: float, drr_db: float, seed: int, predelay_s: float) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     n_tail = max(1, int(round(1.1 * rt60_s * sampling_rate)))
     n_pre = int(round(predelay_s * sampling_rate))
     rir = np.zeros(1 + n_pre + n_tail, dtype=np.float32)
     rir[0] = 1.0
     tail = rir[1 + n_pre:]
-    # uniform taps, 3× cheaper to draw than Gaussian ones: only the taps' variance (and so the decay,
+    # uniform taps, ~7× cheaper to draw than Gaussian ones: only the taps' variance (and so the decay,
     # RT60 and DRR) shapes the reverb, and each output sample sums thousands of them anyway
-    rng.random(dtype=np.float32, out=tail)
-    tail -= np.float32(0.5)
+    uniform16(rng, tail)
     # energy decays 60 dB in rt60_s -> amplitude envelope exp(-3 ln(10) t / rt60), float32 throughout
     env = np.arange(n_tail, dtype=np.float32)
     env *= np.float32(-3.0 * np.log(10.0) / (rt60_s * sampling_rate))
@@ -329,16 +351,37 @@ def _check_cutoff(sampling_rate: int, kind: str, cutoff_hz: float | Sequence[flo
     if kind not in ("lowpass", "highpass", "bandpass"):
         raise InputError(f"filter kind must be lowpass/highpass/bandpass, got {kind!r}", source="filter")
     nyq = sampling_rate / 2.0
-    cut = tuple(float(c) for c in np.atleast_1d(cutoff_hz))
+    cut = _cutoffs(cutoff_hz)
     if len(cut) != (2 if kind == "bandpass" else 1) or not all(0.0 < c < nyq for c in cut):
         raise InputError(f"{kind} cutoff {cut} Hz must lie in (0, {nyq}) Hz", source="filter")
+
+
+def _power_in_place(a: np.ndarray, k: int) -> np.ndarray:
+    """a**k for an integer k >= 1 by repeated squaring, reusing ``a`` (order 4: two passes, not four)."""
+    result = None
+    while True:
+        if k & 1:
+            if result is None:
+                result = a if k == 1 else a.copy()  # the last factor needs no copy
+            else:
+                np.multiply(result, a, out=result)
+        k >>= 1
+        if not k:
+            return result
+        np.square(a, out=a)
+
+
+def _cutoffs(cutoff_hz: float | Sequence[float]) -> tuple[float, ...]:
+    if isinstance(cutoff_hz, (int, float, np.floating, np.integer)):
+        return (float(cutoff_hz),)
+    return tuple(float(c) for c in np.ravel(cutoff_hz))
 
 
 def _butter_h2(tan2: np.ndarray, sampling_rate: int, kind: str, cutoff_hz: float | Sequence[float],
                order: int) -> np.ndarray:
     """|H|² = 1 / (1 + r^2N) from tan²(ω/2) (a new array of its dtype); see butter_power_response."""
     _check_cutoff(sampling_rate, kind, cutoff_hz)  # the checks of butter_sos, without designing a filter
-    cut = [float(np.tan(np.pi * float(c) / sampling_rate)) for c in np.atleast_1d(cutoff_hz)]  # weak scalars
+    cut = [math.tan(math.pi * c / sampling_rate) for c in _cutoffs(cutoff_hz)]  # python floats: weak scalars
     # r² in place; no NaN possible: tan² is finite (clamped below Nyquist), so r² is finite or +inf
     # (at DC for high/band-pass), and r^2N = inf gives 1 / (1 + inf) = 0
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -352,9 +395,7 @@ def _butter_h2(tan2: np.ndarray, sampling_rate: int, kind: str, cutoff_hz: float
             r2 -= cut[0] * cut[1] / d
             np.square(r2, out=r2)
             r2 /= tan2
-        p = r2 if int(order) == 1 else np.square(r2)
-        for _ in range(int(order) - 2):
-            p *= r2
+        p = _power_in_place(r2, int(order))  # r^2N
         p += 1.0
         np.reciprocal(p, out=p)
     return p
@@ -573,10 +614,10 @@ def num_frames(num_samples: int, sampling_rate: int, frame_ms: float = FRAME_MS)
     return -(-num_samples // flen)
 
 
-def loss_pattern(
+def loss_runs(
     n_frames: int, loss_rate: float, burst_frames: float, repeat_prob: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gilbert two-state Markov chain over frames → (dropped, repeated) frame indices.
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Gilbert two-state Markov chain over frames → (dropped, repeated) runs ``[[start, length], ...]``.
 
     good→bad with probability p, bad→good with r = 1/burst_frames, p chosen so the stationary loss
     equals ``loss_rate`` (p = loss·r / (1 − loss)); the first state is drawn from the stationary
@@ -584,38 +625,47 @@ def loss_pattern(
     probability ``repeat_prob``, else zeroed. A burst at the very start has nothing to repeat: zeroed.
     Both transitions read the same uniform per frame, so with one seed a higher loss/burst setting
     loses (almost always) a superset of frames: severity stays monotone per clip, not only on average.
+    A plain loop over Python floats: clips have a few hundred 20-ms frames, fewer than numpy's per-call
+    overheads would pay for.
     """
     if not 0.0 <= loss_rate < 1.0:
         raise InputError(f"loss rate must be in [0, 1), got {loss_rate}", source="dropout")
     if burst_frames < 1.0:
         raise InputError(f"mean burst length must be >= 1 frame, got {burst_frames}", source="dropout")
-    rng = np.random.default_rng(seed)
-    u = rng.random(n_frames)
-    v = rng.random(n_frames)
+    rng = seeded_rng(seed)
+    u = rng.random(n_frames).tolist()
+    v = rng.random(n_frames).tolist()
     r = 1.0 / burst_frames
     p = min(1.0, loss_rate * r / (1.0 - loss_rate)) if loss_rate > 0.0 else 0.0
-    # the chain, without a Python loop: a frame's state is u < p after a good frame and u >= r after a
-    # bad one; where both agree the state is set whatever came before ("reset"), where only u < p holds
-    # it flips, else it is copied. So state = value at the last reset XOR parity of the flips since.
-    after_good, after_bad = u < p, u >= r
-    reset = after_good == after_bad
-    flip = after_good & ~after_bad
-    value = after_good.copy()
-    if n_frames:
-        reset[0], flip[0], value[0] = True, False, u[0] < loss_rate  # stationary first state
-    last = np.maximum.accumulate(np.where(reset, np.arange(n_frames), 0))
-    flips = np.cumsum(flip)
-    bad = value[last] ^ ((flips - flips[last]) % 2 == 1)
-    starts = bad & ~np.concatenate([[False], bad[:-1]])
-    burst_id = np.cumsum(starts) - 1
-    repeat_burst = v[np.nonzero(starts)[0]] < repeat_prob
-    repeat = np.zeros(n_frames, dtype=bool)
-    if bad.any():
-        repeat[bad] = repeat_burst[burst_id[bad]]
-        repeat[: np.argmin(bad) if not bad.all() else n_frames] = False  # leading burst: nothing to repeat
-    dropped = np.nonzero(bad & ~repeat)[0]
-    repeated = np.nonzero(bad & repeat)[0]
+    dropped: list[list[int]] = []
+    repeated: list[list[int]] = []
+    bad, run = False, None
+    for i in range(n_frames):
+        bad = (u[i] < loss_rate) if i == 0 else ((u[i] >= r) if bad else (u[i] < p))
+        if not bad:
+            run = None
+        elif run is None:  # a burst starts: stutter or silence for all of it
+            run = [i, 1]
+            (repeated if i > 0 and v[i] < repeat_prob else dropped).append(run)
+        else:
+            run[1] += 1
     return dropped, repeated
+
+
+def loss_pattern(
+    n_frames: int, loss_rate: float, burst_frames: float, repeat_prob: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`loss_runs` as (dropped, repeated) frame index arrays."""
+    return tuple(_expand_runs(x) for x in loss_runs(n_frames, loss_rate, burst_frames, repeat_prob, seed))
+
+
+def _expand_runs(runs: Sequence[Sequence[int]]) -> np.ndarray:
+    """[[start, length], ...] → the sorted frame indices they cover."""
+    if not len(runs):
+        return np.zeros(0, dtype=np.int64)
+    starts, lengths = np.asarray(runs, dtype=np.int64).reshape(-1, 2).T
+    offsets = np.cumsum(lengths) - lengths  # position of each run's first index in the output
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def frame_dropout(
@@ -628,36 +678,71 @@ def frame_dropout(
     """Zero the ``dropped`` frames and replace each ``repeated`` frame by the last intact frame.
 
     Frames are ``frame_ms`` long (the last may be partial); indices past the end are ignored, so a
-    pattern drawn for a slightly longer clip still applies.
+    pattern drawn for a slightly longer clip still applies. A frame in both lists is repeated; a
+    repeated frame with no intact frame before it is zeroed.
     """
+    return frame_dropout_runs(x, sampling_rate, _single_runs(dropped), _single_runs(repeated), frame_ms)
+
+
+def _single_runs(idx: Sequence[int]) -> list[list[int]]:
+    return [[i, 1] for i in np.asarray(idx, dtype=np.int64).reshape(-1).tolist()]
+
+
+def frame_dropout_runs(
+    x: np.ndarray,
+    sampling_rate: int,
+    dropped: Sequence[Sequence[int]],
+    repeated: Sequence[Sequence[int]] = (),
+    frame_ms: float = FRAME_MS,
+) -> np.ndarray:
+    """:func:`frame_dropout` with frames given as runs ``[[start, length], ...]`` (as params store them):
+    one copy of the clip, then one slice per lost stretch instead of fancy indexing over all frames."""
     _check(x)
     c, n = x.shape
     flen = frame_length(sampling_rate, frame_ms)
     nf = -(-n // flen)
-    state = np.zeros(nf, dtype=np.int8)  # 0 intact, 1 zero, 2 repeat
-    d = np.asarray(dropped, dtype=np.int64)
-    r = np.asarray(repeated, dtype=np.int64)
-    state[d[(d >= 0) & (d < nf)]] = 1
-    state[r[(r >= 0) & (r < nf)]] = 2
-    if not state.any():
-        return x.astype(np.float32, copy=True)
-    idx = np.arange(nf)
-    src = np.maximum.accumulate(np.where(state == 0, idx, -1))  # last intact frame at or before each frame
-    out = np.zeros((c, nf * flen), dtype=np.float32)
-    out[:, :n] = x
-    frames = out.reshape(c, nf, flen)  # a view: only the lost frames are rewritten
-    rep = np.nonzero((state == 2) & (src >= 0))[0]
-    frames[:, rep, :] = frames[:, src[rep], :]  # sources are intact frames, never rewritten
-    frames[:, (state == 1) | (src < 0), :] = 0.0
-    return out[:, :n]
+    state = [0] * nf  # 0 intact, 1 zero, 2 repeat
+    for value, runs in ((1, dropped), (2, repeated)):
+        for start, length in runs:
+            lo, hi = max(int(start), 0), min(int(start) + int(length), nf)
+            if lo < hi:  # frames outside the clip are ignored
+                state[lo:hi] = [value] * (hi - lo)
+    out = x.astype(np.float32, copy=True)
+    last_intact, i = -1, 0
+    while i < nf:
+        kind = state[i]
+        if kind == 0:
+            last_intact, i = i, i + 1
+            continue
+        j = i + 1
+        while j < nf and state[j] == kind:  # a stretch of one kind has one source (no intact frame inside)
+            j += 1
+        lo, hi = i * flen, min(j * flen, n)
+        if kind == 1 or last_intact < 0:
+            out[:, lo:hi] = 0.0
+        else:  # the source is a whole frame: an intact frame before a lost one is never the partial last
+            frame = x[:, last_intact * flen:(last_intact + 1) * flen]
+            out[:, lo:hi] = np.tile(frame, (1, j - i))[:, : hi - lo]
+        i = j
+    return out
 
 
 # --------------------------------------------------------------------------- noise generators
-#: The lowest rfft bins get complex Gaussian draws, the others uniform draws of the same variance (4×
-#: cheaper to draw on this kind of machine: 0.25 ms vs 1 ms per 64k). Each time sample sums thousands
-#: of independent bins, so it is Gaussian all the same (central limit); the few lowest bins, which
-#: dominate brown noise, are Gaussian themselves.
+#: The lowest rfft bins get complex Gaussian draws, the others uniform 16-bit draws of the same variance
+#: (cut from the generator's raw 64-bit output: ~7× cheaper than Gaussian draws). Each time sample sums
+#: thousands of independent bins, so it is Gaussian all the same (central limit); the few lowest bins,
+#: which dominate brown noise, are Gaussian themselves.
 GAUSSIAN_BINS = 256
+_INT16_STD = float(np.sqrt((65536.0**2 - 1.0) / 12.0))  # std of k + 1/2, k uniform on [-32768, 32767]
+
+
+def uniform16(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+    """Fill float32 ``out`` with k + 1/2, k uniform 16-bit integers (zero mean, std ``_INT16_STD``),
+    from the generator's raw output: four values per 64-bit draw, no float conversion in the RNG."""
+    flat = out.reshape(-1)
+    raw = rng.bit_generator.random_raw(-(-flat.size // 4))
+    np.add(raw.view(np.int16)[: flat.size], np.float32(0.5), out=flat)
+    return out
 
 
 @lru_cache(maxsize=16)
@@ -666,7 +751,7 @@ def _noise_shape(kind: str, nfft: int) -> np.ndarray:
     f[0] = 1.0
     shape = np.ones_like(f) if kind == "white" else f ** (-0.5 if kind == "pink" else -1.0)
     shape[0] = 0.0  # no DC offset
-    shape[GAUSSIAN_BINS:] *= 2.0 * np.sqrt(3.0)  # uniform on [-1/2, 1/2) has variance 1/12
+    shape[GAUSSIAN_BINS:] /= _INT16_STD  # the uniform bins' draws (see uniform16) get variance 1 too
     shape = shape.astype(np.float32)
     shape.setflags(write=False)
     return shape
@@ -677,7 +762,8 @@ def spectrum_power(spec: np.ndarray, nfft: int) -> np.ndarray:
     rfft is ``spec`` (Parseval: no inverse transform needed)."""
     spec = np.ascontiguousarray(spec)
     v = spec.view(np.float32)
-    e = 2.0 * np.einsum("ij,ij->i", v, v).astype(np.float64)  # every bin but DC/Nyquist counts twice
+    # every bin but DC/Nyquist counts twice; one row at a time: einsum's 1-D path is the fast one
+    e = 2.0 * np.array([float(np.einsum("i,i->", row, row)) for row in v])
     e -= np.abs(spec[:, 0]) ** 2
     if nfft % 2 == 0:
         e -= np.abs(spec[:, -1]) ** 2
@@ -691,16 +777,16 @@ def noise_spectrum(kind: str, channels: int, nfft: int, seed: int, normalise: bo
     chain adds (see :mod:`lhotse_wild.spectral`); :func:`colored_noise` is its time-domain twin."""
     if kind not in COLORED_NOISES:
         raise InputError(f"colored noise must be one of {COLORED_NOISES}, got {kind!r}", source="noise")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     bins = nfft // 2 + 1
     g = min(GAUSSIAN_BINS, bins)
     spec = np.empty((channels, bins), dtype=np.complex64)
     v = spec.view(np.float32)  # (channels, 2·bins): re, im interleaved
     v[:, : 2 * g] = rng.standard_normal((channels, 2 * g), dtype=np.float32)
-    for ch in range(channels):  # row by row = one (channels, m) draw, written in place
-        rng.random(dtype=np.float32, out=v[ch, 2 * g:])
-    v[:, 2 * g:] -= np.float32(0.5)
-    spec *= _noise_shape(kind, nfft)  # the uniform bins' shape carries the √12 that gives them variance 1
+    if bins > g:
+        high = np.empty((channels, 2 * (bins - g)), dtype=np.float32)
+        v[:, 2 * g:] = uniform16(rng, high)
+    spec *= _noise_shape(kind, nfft)  # scales the uniform bins to variance 1 as well
     if normalise:
         spec *= (1.0 / np.sqrt(np.maximum(spectrum_power(spec, nfft), 1e-30))).astype(np.float32)[:, None]
     return spec
