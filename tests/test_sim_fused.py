@@ -267,3 +267,19 @@ def test_frame_dropout_ignores_frames_outside_the_clip():
     assert np.array_equal(P.frame_dropout_runs(x, SR, [[-5, 3], [2, 1], [9, 40]], []),
                           np.concatenate([np.ones((1, 2 * flen)), np.zeros((1, flen)), np.ones((1, 6 * flen)),
                                           np.zeros((1, flen))], axis=1).astype(np.float32))
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown"])
+def test_noise_band_is_the_low_part_of_the_spectrum_and_counts_the_rest_as_expected(kind):
+    nfft = 2**16
+    full, p_full = P.noise_band(kind, 1, nfft, 9, nfft // 2 + 1)
+    low, p_low = P.noise_band(kind, 1, nfft, 9, 20000)
+    assert np.array_equal(low, full[:, :20000])  # the same draws, cut
+    assert np.allclose(P.spectrum_power(full, nfft), p_full, rtol=1e-6)
+    assert np.allclose(P.noise_spectrum(kind, 1, nfft, 9), full / np.sqrt(p_full[0]), rtol=1e-5, atol=1e-9)
+    # above the band: expected power in place of drawn power; many bins there, so the two agree
+    drawn_above = p_full[0] - P.spectrum_power(np.pad(full[:, :20000], ((0, 0), (0, nfft // 2 + 1 - 20000))), nfft)[0]
+    expected_above = p_low[0] - P.spectrum_power(low, nfft, full=False)[0]
+    assert expected_above > 0 and abs(drawn_above / expected_above - 1) < 0.05
+    stereo, _ = P.noise_band(kind, 2, nfft, 9, 20000)
+    assert not np.array_equal(stereo[0], stereo[1])  # independent channels

@@ -493,13 +493,19 @@ def device_chain(
     return F.irfft(spec, nfft, n)
 
 
+def device_top(nfft: int, sampling_rate: int, target_rate: int) -> int:
+    """Number of rfft bins below the device's Nyquist (all bins when it does not resample)."""
+    bins = nfft // 2 + 1
+    if int(target_rate) >= sampling_rate:
+        return bins
+    return min(bins, int(np.ceil(0.5 * int(target_rate) * nfft / sampling_rate)))
+
+
 def device_response(nfft: int, sampling_rate: int, target_rate: int, band_hz: tuple[float, float], order: int,
                     eq_freq_hz: float, eq_gain_db: float, eq_q: float = 2.0) -> np.ndarray:
     """The response :func:`device_chain` applies, on the rfft bins of ``nfft`` (float32)."""
     tan2, cos1 = _grid(nfft, int(sampling_rate))
-    top = tan2.size
-    if int(target_rate) < sampling_rate:  # nothing survives from the lower Nyquist up: skip those bins
-        top = min(top, int(np.ceil(0.5 * int(target_rate) * nfft / sampling_rate)))
+    top = device_top(nfft, sampling_rate, target_rate)  # nothing survives above: those bins stay 0
     resp = np.zeros_like(tan2)
     band = _butter_h2(tan2[:top], sampling_rate, "bandpass", band_hz, order)
     _biquad_h2(cos1[:top], peaking_sos(sampling_rate, eq_freq_hz, eq_gain_db, eq_q), out=band)
@@ -739,9 +745,8 @@ _INT16_STD = float(np.sqrt((65536.0**2 - 1.0) / 12.0))  # std of k + 1/2, k unif
 def uniform16(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
     """Fill float32 ``out`` with k + 1/2, k uniform 16-bit integers (zero mean, std ``_INT16_STD``),
     from the generator's raw output: four values per 64-bit draw, no float conversion in the RNG."""
-    flat = out.reshape(-1)
-    raw = rng.bit_generator.random_raw(-(-flat.size // 4))
-    np.add(raw.view(np.int16)[: flat.size], np.float32(0.5), out=flat)
+    raw = rng.bit_generator.random_raw(-(-out.size // 4))
+    np.add(raw.view(np.int16)[: out.size].reshape(out.shape), np.float32(0.5), out=out)  # any layout of out
     return out
 
 
@@ -757,15 +762,16 @@ def _noise_shape(kind: str, nfft: int) -> np.ndarray:
     return shape
 
 
-def spectrum_power(spec: np.ndarray, nfft: int) -> np.ndarray:
+def spectrum_power(spec: np.ndarray, nfft: int, full: bool = True) -> np.ndarray:
     """Mean power per channel (float64 ``(channels,)``) over the ``nfft`` samples of the signal whose
-    rfft is ``spec`` (Parseval: no inverse transform needed)."""
+    rfft is ``spec`` (Parseval: no inverse transform needed). ``full=False``: ``spec`` holds only the
+    lowest bins (no Nyquist bin among them), the others being zero."""
     spec = np.ascontiguousarray(spec)
     v = spec.view(np.float32)
     # every bin but DC/Nyquist counts twice; one row at a time: einsum's 1-D path is the fast one
     e = 2.0 * np.array([float(np.einsum("i,i->", row, row)) for row in v])
     e -= np.abs(spec[:, 0]) ** 2
-    if nfft % 2 == 0:
+    if full and nfft % 2 == 0:
         e -= np.abs(spec[:, -1]) ** 2
     return np.maximum(e, 0.0) / float(nfft) ** 2
 
@@ -775,21 +781,55 @@ def noise_spectrum(kind: str, channels: int, nfft: int, seed: int, normalise: bo
     ``(channels, nfft // 2 + 1)``, with unit mean power per channel over ``nfft`` samples (or as drawn,
     when the caller folds the scaling into its own gain: ``normalise=False``). What the fused linear
     chain adds (see :mod:`lhotse_wild.spectral`); :func:`colored_noise` is its time-domain twin."""
+    spec, p = noise_band(kind, channels, nfft, seed, nfft // 2 + 1)
+    if normalise:
+        spec *= (1.0 / np.sqrt(np.maximum(p, 1e-30))).astype(np.float32)[:, None]
+    return spec
+
+
+def noise_band(kind: str, channels: int, nfft: int, seed: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``top`` rfft bins of :func:`noise_spectrum`'s noise, unnormalised, and the noise's power
+    per channel over ``nfft`` samples: drawn for the bins below ``top``, expected for those above.
+
+    Why: before a device that keeps nothing above its Nyquist, the bins above it would be drawn only to
+    be multiplied by zero. Their realised power could not be observed anywhere, so the SNR counts their
+    expected power. With ``top`` = all bins this is exactly the whole spectrum and its power.
+    """
     if kind not in COLORED_NOISES:
         raise InputError(f"colored noise must be one of {COLORED_NOISES}, got {kind!r}", source="noise")
-    rng = seeded_rng(seed)
     bins = nfft // 2 + 1
-    g = min(GAUSSIAN_BINS, bins)
-    spec = np.empty((channels, bins), dtype=np.complex64)
-    v = spec.view(np.float32)  # (channels, 2·bins): re, im interleaved
+    top = max(1, min(int(top), bins))
+    rng = seeded_rng(seed)
+    g = min(GAUSSIAN_BINS, top)
+    spec = np.empty((channels, top), dtype=np.complex64)
+    v = spec.view(np.float32)  # (channels, 2·top): re, im interleaved
     v[:, : 2 * g] = rng.standard_normal((channels, 2 * g), dtype=np.float32)
-    if bins > g:
-        high = np.empty((channels, 2 * (bins - g)), dtype=np.float32)
-        v[:, 2 * g:] = uniform16(rng, high)
-    spec *= _noise_shape(kind, nfft)  # scales the uniform bins to variance 1 as well
-    if normalise:
-        spec *= (1.0 / np.sqrt(np.maximum(spectrum_power(spec, nfft), 1e-30))).astype(np.float32)[:, None]
-    return spec
+    if top > g:
+        if channels == 1:  # the row is contiguous: draw in place
+            uniform16(rng, v[:, 2 * g:])
+        else:
+            v[:, 2 * g:] = uniform16(rng, np.empty((channels, 2 * (top - g)), dtype=np.float32))
+    spec *= _noise_shape(kind, nfft)[:top]  # scales the uniform bins to variance 1 as well
+    p = spectrum_power(spec, nfft, full=top == bins)
+    if top < bins:
+        p += _expected_power_above(kind, nfft)[top]
+    return spec, p
+
+
+@lru_cache(maxsize=16)
+def _expected_power_above(kind: str, nfft: int) -> np.ndarray:
+    """[k] = expected power (over ``nfft`` samples) of the noise's bins k and above (float64)."""
+    base = np.arange(nfft // 2 + 1, dtype=np.float64)
+    base[0] = 1.0
+    base = np.ones_like(base) if kind == "white" else base ** (-0.5 if kind == "pink" else -1.0)
+    base[0] = 0.0
+    w = np.full(base.size, 2.0)  # both signs of frequency; Nyquist (even nfft) once
+    if nfft % 2 == 0:
+        w[-1] = 1.0
+    e = w * 2.0 * base**2 / float(nfft) ** 2  # E|N_k|² = 2 (re and im have variance 1 each)
+    above = np.concatenate([np.cumsum(e[::-1])[::-1], [0.0]])
+    above.setflags(write=False)
+    return above
 
 
 def colored_noise(kind: str, shape: tuple[int, int], seed: int) -> np.ndarray:

@@ -93,9 +93,8 @@ def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise
             e_sig = energy if energy is not None else _energy(spec, nfft) * gain * gain
             p_sig = max(e_sig / (c * n), P.POWER_FLOOR)
             source = step["source"]
-            if source.get("kind") in P.COLORED_NOISES:  # drawn as a spectrum, unit power per channel
-                noise = P.noise_spectrum(source["kind"], c, nfft, int(source["seed"]), normalise=False)
-                p_noise = P.spectrum_power(noise, nfft)  # (channels,): the scaling is folded into the gain
+            if source.get("kind") in P.COLORED_NOISES:  # drawn as a spectrum; the scaling goes into `a`
+                noise, p_noise = P.noise_band(source["kind"], c, nfft, int(source["seed"]), _kept_bins(steps[i:], nfft, sr))
             else:  # user / babble audio: (1, n) at the clip's rate
                 audio = _render_noise(source, x.shape, sr, noise_bank)
                 p_noise = np.array([P.power(audio)])
@@ -104,9 +103,18 @@ def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise
                 noise = F.rfft(audio, nfft, copy=False, slot=1)  # added at once
             a = np.sqrt(p_sig / (np.maximum(p_noise, 1e-30) * 10.0 ** (float(step["snr_db"]) / 10.0)))
             noise *= (a / gain).astype(np.float32)[:, None]
-            spec += noise
+            spec[:, : noise.shape[1]] += noise
             energy = None
     return F.irfft(spec, nfft, n, scale=gain)
+
+
+def _kept_bins(steps: Sequence[Mapping[str, Any]], nfft: int, sr: int) -> int:
+    """Bins that can still carry anything after ``steps``: below the Nyquist of a later device."""
+    top = nfft // 2 + 1
+    for step in steps:
+        if step["effect"] == "recording":
+            top = min(top, P.device_top(nfft, sr, int(step["rate_hz"])))
+    return top
 
 
 def _energy(spec: np.ndarray, nfft: int) -> float:
