@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -180,14 +181,22 @@ SLOTS: dict[str, tuple[str, ...]] = {
 }
 
 
+_SLOT_INDEX = {effect: {name: i for i, name in enumerate(names)} for effect, names in SLOTS.items()}
+
+
 def effect_uniforms(seed: int, effect: str) -> np.ndarray:
     """One uniform draw per slot of ``effect``: the same numbers whatever the severity or scenario.
 
     53-bit uniforms cut from SHAKE-256 of (seed, effect): a counter-based stream, 4× cheaper than
     seeding a numpy Generator per effect, and the same on every platform and numpy version.
     """
-    raw = hashlib.shake_256(f"lhotse_wild:{int(seed)}:{effect}".encode()).digest(8 * len(SLOTS[effect]))
-    return (np.frombuffer(raw, dtype="<u8") >> np.uint64(11)) * (1.0 / 2.0**53)
+    return np.array(_uniforms(int(seed), effect))
+
+
+def _uniforms(seed: int, effect: str) -> list[float]:
+    k = len(SLOTS[effect])
+    raw = hashlib.shake_256(f"lhotse_wild:{seed}:{effect}".encode()).digest(8 * k)
+    return [(v >> 11) * (1.0 / 2.0**53) for v in struct.unpack(f"<{k}Q", raw)]  # exact: 53-bit integers
 
 
 def _r(v: float) -> float:
@@ -198,8 +207,8 @@ class _Resolver:
     def __init__(self, effect: str, severity: float, seed: int, cfg: dict[str, Any]):
         self.effect, self.s, self.seed = effect, severity, seed
         self.ecfg, self.jitter = cfg[effect], cfg["jitter"]
-        self.u = effect_uniforms(seed, effect).tolist()
-        self.slot = {name: i for i, name in enumerate(SLOTS[effect])}
+        self.u = _uniforms(int(seed), effect)
+        self.slot = _SLOT_INDEX[effect]
 
     def uniform(self, name: str, lo: float = 0.0, hi: float = 1.0) -> float:
         return lo + (hi - lo) * self.u[self.slot[name]]
