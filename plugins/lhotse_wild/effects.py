@@ -330,10 +330,10 @@ def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise
         if effect == "far_field":
             rir = P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
                                    float(step["predelay_ms"]) / 1000.0)
-            # reverb → low-pass as ONE FFT product (both LTI); the result keeps the input RMS, so the
-            # level drop is exactly gain_db.
-            y = P.reverberate_lowpass(x, sr, rir, float(step["lowpass_hz"]), order=int(step["lowpass_order"]))
-            return P.change_loudness(y, float(step["gain_db"]))
+            # reverb → low-pass as ONE FFT product (both LTI), rescaled to the input RMS, so the level
+            # drop is exactly gain_db
+            return P.reverberate_lowpass(x, sr, rir, float(step["lowpass_hz"]), order=int(step["lowpass_order"]),
+                                         gain_db=float(step["gain_db"]))
         if effect == "strong_echo":
             return P.echo(x, sr, [d / 1000.0 for d in step["delays_ms"]], step["gains_db"])
         if effect == "obstructed":

@@ -198,8 +198,9 @@ def reverberate(x: np.ndarray, rir: np.ndarray, *, preserve_rms: bool = True, le
 
 
 def reverberate_lowpass(x: np.ndarray, sampling_rate: int, rir: np.ndarray, cutoff_hz: float,
-                        order: int = 4) -> np.ndarray:
-    """Reverb, then a zero-phase Butterworth low-pass, in ONE FFT product; output keeps the input RMS.
+                        order: int = 4, gain_db: float = 0.0) -> np.ndarray:
+    """Reverb, then a zero-phase Butterworth low-pass, in ONE FFT product; the output has the input's
+    RMS changed by ``gain_db``.
 
     Both are linear and time-invariant, so conv(x, h) low-passed = X · H_rir · |H_lp|² (|H_lp|² in
     closed form, see :func:`butter_power_response`). The FFT is 20 ms longer than the linear
@@ -214,8 +215,8 @@ def reverberate_lowpass(x: np.ndarray, sampling_rate: int, rir: np.ndarray, cuto
     spec *= rir_lowpass_response(h, nfft, sampling_rate, cutoff_hz, order)
     y = F.irfft(spec, nfft, n)
     p_out = power(y)
-    if p_out > 0.0:
-        y *= np.float32(np.sqrt(power(x) / p_out))
+    g = 10.0 ** (gain_db / 20.0)  # the level change rides on the RMS rescaling: one pass for both
+    y *= np.float32(g * np.sqrt(power(x) / p_out) if p_out > 0.0 else g)
     return y
 
 
