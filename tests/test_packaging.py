@@ -37,3 +37,12 @@ def test_ci_calls_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash run.sh test" in readme.split("\n## ")[0]
     assert "bash run.sh test" in ci
+
+
+def test_package_data_files_exist():
+    # data files the code reads must be declared, or a built wheel would run without them
+    cfg = _pyproject()["tool"]["setuptools"]
+    for package, patterns in cfg.get("package-data", {}).items():
+        folder = ROOT / cfg["package-dir"][package]
+        for pattern in patterns:
+            assert list(folder.glob(pattern)), f"{package}: no file matches {pattern}"

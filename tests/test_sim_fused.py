@@ -283,3 +283,17 @@ def test_noise_band_is_the_low_part_of_the_spectrum_and_counts_the_rest_as_expec
     assert expected_above > 0 and abs(drawn_above / expected_above - 1) < 0.05
     stereo, _ = P.noise_band(kind, 2, nfft, 9, 20000)
     assert not np.array_equal(stereo[0], stereo[1])  # independent channels
+
+
+def test_shipped_fftw_wisdom_is_imported_and_named_in_the_params():
+    """Measured plans come from the package, not from timing in this process: the same in every one."""
+    pyfftw = pytest.importorskip("pyfftw")
+    assert F.WISDOM_PATH.is_file()
+    assert F.BACKEND.startswith("fftw-")  # fftw-<tag of the shipped wisdom>
+    for kind in ("r2c", "c2r"):  # a size the wisdom covers plans from wisdom alone...
+        F.make_plan(kind, 1, 81920, effort="FFTW_WISDOM_ONLY")
+    with pytest.raises(RuntimeError):  # ...a size it does not cover has none
+        pyfftw.FFTW(pyfftw.empty_aligned(7 * 2**19, dtype="float32"),
+                    pyfftw.empty_aligned(7 * 2**18 + 1, dtype="complex64"), flags=("FFTW_WISDOM_ONLY",))
+    _, params = lhotse_wild.degrade(speech_like(), SR, "obstructed_noise", 0.5, seed=1)
+    assert params["fft"] == F.BACKEND

@@ -1,28 +1,50 @@
 """Real FFTs of ``(channels, samples)`` float32 audio: FFTW through pyFFTW, scipy's pocketfft as fallback.
 
 Why a module of its own: the simulator spends most of its time in real FFTs of 60k–130k points, and on
-one core FFTW runs them about twice as fast as pocketfft. Plans are made with ``FFTW_ESTIMATE``
-(chosen by rules, not by timing): the same machine always gets the same plan, so outputs are
-bit-identical in every process (``FFTW_MEASURE`` would time candidates and could change the bits from
-run to run). Plans and their aligned buffers are cached per thread and per (size, channels), a few
-at a time, so memory stays bounded and threads never share a buffer.
+one core FFTW runs them 2–3× as fast as pocketfft. Plans must not depend on timing, or two processes
+could pick different plans and round differently: plans are made with ``FFTW_ESTIMATE`` after
+importing the measured plans shipped in ``fftw_wisdom.json`` (``scripts/make_fftw_wisdom.py``), so
+the sizes it covers get the measured (~30 % faster) plan and the others a rule-based one, the same in
+every process. pyFFTW's wisdom is process-wide: a program that itself plans these sizes with
+``FFTW_MEASURE`` before using lhotse_wild may change its last bits. Plans and their aligned buffers
+are cached per thread and per (size, channels), a few at a time, so memory stays bounded and threads
+never share a buffer.
 
-:data:`BACKEND` says which library is in use; ``degrade`` records it in the params, because the two
-libraries round differently (replaying across backends agrees to float32 rounding, not to the bit).
+:data:`BACKEND` says which library (and wisdom) is in use; ``degrade`` records it in the params,
+because they round differently (replaying across them agrees to float32 rounding, not to the bit).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+WISDOM_PATH = Path(__file__).with_name("fftw_wisdom.json")
+
+
+def _import_wisdom() -> str:
+    """Import the shipped wisdom; returns a short tag of it ("" when there is none)."""
+    try:
+        data = json.loads(WISDOM_PATH.read_text())
+        parts = tuple(data[k].encode("ascii") for k in ("double", "single", "longdouble"))
+    except (OSError, ValueError, KeyError, AttributeError):
+        return ""
+    if not all(pyfftw.import_wisdom(parts)):
+        return ""
+    return hashlib.sha1(parts[1]).hexdigest()[:8]
+
+
 try:  # pragma: no branch - which one depends on the platform
     import pyfftw
 
-    BACKEND = "fftw"
+    _tag = _import_wisdom()
+    BACKEND = f"fftw-{_tag}" if _tag else "fftw"
 except ImportError:  # pragma: no cover - pyFFTW has wheels for the usual platforms
     pyfftw = None
     BACKEND = "pocketfft"
@@ -49,17 +71,22 @@ def _plan(kind: str, channels: int, nfft: int, slot: int = 0) -> _Plan:
     if plan is not None:
         plans.move_to_end(key)
         return plan
-    real = pyfftw.empty_aligned((channels, nfft), dtype="float32")
-    spec = pyfftw.empty_aligned((channels, nfft // 2 + 1), dtype="complex64")
-    if kind == "r2c":
-        fftw = pyfftw.FFTW(real, spec, axes=(-1,), direction="FFTW_FORWARD", flags=("FFTW_ESTIMATE",), threads=1)
-    else:  # c2r overwrites its input, which is our own buffer
-        fftw = pyfftw.FFTW(spec, real, axes=(-1,), direction="FFTW_BACKWARD",
-                           flags=("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"), threads=1)
-    plan = plans[key] = _Plan(fftw, nfft)
+    plan = plans[key] = _Plan(make_plan(kind, channels, nfft), nfft)
     if len(plans) > _MAX_PLANS:
         plans.popitem(last=False)
     return plan
+
+
+def make_plan(kind: str, channels: int, nfft: int, effort: str = "FFTW_ESTIMATE") -> Any:
+    """A new FFTW plan over fresh aligned buffers: ``r2c`` (float32 → complex64) or ``c2r``. The one
+    place plans are made, so the wisdom script measures exactly the problems used here."""
+    real = pyfftw.empty_aligned((channels, nfft), dtype="float32")
+    spec = pyfftw.empty_aligned((channels, nfft // 2 + 1), dtype="complex64")
+    if kind == "r2c":
+        return pyfftw.FFTW(real, spec, axes=(-1,), direction="FFTW_FORWARD", flags=(effort,), threads=1)
+    # c2r overwrites its input, which is our own buffer
+    return pyfftw.FFTW(spec, real, axes=(-1,), direction="FFTW_BACKWARD", flags=(effort, "FFTW_DESTROY_INPUT"),
+                       threads=1)
 
 
 def rfft(x: np.ndarray, nfft: int, copy: bool = True, slot: int = 0) -> np.ndarray:
