@@ -16,6 +16,7 @@ from lhotse_wild import fft as F
 from lhotse_wild import primitives as P
 from lhotse_wild.noise import NoiseBank
 from lhotse_wild.preview import demo_signal
+from nemo_wild_eval.errors import InputError
 
 SR = 16000
 
@@ -310,3 +311,15 @@ def test_fused_run_on_stereo_treats_channels_alike_and_draws_independent_noise()
         assert np.allclose(st_y[ch], mono_y[0], atol=1e-5 * np.max(np.abs(mono_y)))
     noisy = spectral.render_run(stereo, SR, steps_of("far_field_noise_recording", severity=0.6))
     assert not np.allclose(noisy[0], noisy[1])  # one noise draw per channel
+
+
+def test_a_fused_run_names_the_step_that_lacks_a_value():
+    x = speech_like()
+    _, params = lhotse_wild.degrade(x, SR, "far_field_noise_recording", 0.5, seed=4)
+    broken = dict(params, steps=[dict(s) for s in params["steps"]])
+    del broken["steps"][2]["eq_q"]
+    with pytest.raises(InputError, match="params step 'recording' lacks 'eq_q'"):
+        lhotse_wild.replay(x, SR, broken)
+    del broken["steps"][0]["rt60_s"]
+    with pytest.raises(InputError, match="params step 'far_field' lacks 'rt60_s'"):
+        lhotse_wild.replay(x, SR, broken)

@@ -319,50 +319,61 @@ def _resolve_noise(R: _Resolver, sr: int, num_samples: int, bank: Any, exclude_c
 
 
 # ------------------------------------------------------------------------------------------ apply
+# What a step's recorded values mean, in one place for both renderings (step by step here, fused runs
+# in lhotse_wild.spectral).
+def step_rir(step: Mapping[str, Any], sr: int) -> np.ndarray:
+    """The far_field step's RIR (cached)."""
+    return P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
+                            float(step["predelay_ms"]) / 1000.0)
+
+
+def step_cutoffs(step: Mapping[str, Any]) -> list[float]:
+    """The obstructed step's low-pass cutoffs."""
+    return [float(fc) for fc in step["cutoffs_hz"]]
+
+
+def step_device(step: Mapping[str, Any]) -> tuple:
+    """The recording step's (rate, (high-pass, low-pass), order, EQ frequency, EQ gain, EQ Q)."""
+    return (int(step["rate_hz"]), (float(step["highpass_hz"]), float(step["lowpass_hz"])), int(step["order"]),
+            float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
+
+
 def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise_bank: Any = None) -> np.ndarray:
     """Apply one resolved effect to ``(channels, samples)`` float32 audio."""
     sr = int(sampling_rate)
     effect = step.get("effect")
     try:
         if effect == "noise":
-            noise = _render_noise(step["source"], x.shape, sr, noise_bank)
+            noise = render_noise(step["source"], x.shape, sr, noise_bank)
             return P.add_noise(x, noise, float(step["snr_db"]))
         if effect == "far_field":
-            rir = P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
-                                   float(step["predelay_ms"]) / 1000.0)
             # reverb → low-pass as ONE FFT product (both LTI), rescaled to the input RMS, so the level
             # drop is exactly gain_db
-            return P.reverberate_lowpass(x, sr, rir, float(step["lowpass_hz"]), order=int(step["lowpass_order"]),
-                                         gain_db=float(step["gain_db"]))
+            return P.reverberate_lowpass(x, sr, step_rir(step, sr), float(step["lowpass_hz"]),
+                                         order=int(step["lowpass_order"]), gain_db=float(step["gain_db"]))
         if effect == "strong_echo":
             return P.echo(x, sr, [d / 1000.0 for d in step["delays_ms"]], step["gains_db"])
         if effect == "obstructed":
             # the repeated zero-phase low-passes as one product of responses, one FFT pass
-            return P.lowpass_cascade(x, sr, [float(fc) for fc in step["cutoffs_hz"]], int(step["order"]))
+            return P.lowpass_cascade(x, sr, step_cutoffs(step), int(step["order"]))
         if effect == "recording":
+            rate, band, order, eq_freq, eq_gain, eq_q = step_device(step)
             if step["resampler"] == "fft":  # the three linear zero-phase stages as one FFT pass
-                return P.device_chain(x, sr, int(step["rate_hz"]),
-                                      (float(step["highpass_hz"]), float(step["lowpass_hz"])), int(step["order"]),
-                                      float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
-            y = P.resample_roundtrip(x, sr, int(step["rate_hz"]), method=str(step["resampler"]))
+                return P.device_chain(x, sr, rate, band, order, eq_freq, eq_gain, eq_q)
+            y = P.resample_roundtrip(x, sr, rate, method=str(step["resampler"]))
             # band-pass and EQ stacked into one zero-phase pass over the signal
-            sos = np.concatenate([
-                P.butter_sos(sr, "bandpass", (float(step["highpass_hz"]), float(step["lowpass_hz"])),
-                             int(step["order"])),
-                P.peaking_sos(sr, float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"])),
-            ])
+            sos = np.concatenate([P.butter_sos(sr, "bandpass", band, order), P.peaking_sos(sr, eq_freq, eq_gain, eq_q)])
             return P.sos_filter(y, sos)
         if effect == "distortion":
             return P.distort(x, float(step["drive_db"]), str(step["mode"]))
         if effect == "dropout":
-            return P.frame_dropout_runs(x, sr, step["dropped"], step["repeated"],
-                                   float(step["frame_ms"]))
+            return P.frame_dropout_runs(x, sr, step["dropped"], step["repeated"], float(step["frame_ms"]))
     except KeyError as exc:
         raise InputError(f"params step {effect!r} lacks {exc}", source="params") from None
     raise InputError(f"unknown effect {effect!r} in params", source="params")
 
 
-def _render_noise(source: Mapping[str, Any], shape: tuple[int, int], sr: int, bank: Any) -> np.ndarray:
+def render_noise(source: Mapping[str, Any], shape: tuple[int, int], sr: int, bank: Any) -> np.ndarray:
     kind = source.get("kind")
     if kind in P.COLORED_NOISES:
         return P.colored_noise(kind, shape, int(source["seed"]))

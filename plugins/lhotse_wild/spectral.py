@@ -29,7 +29,8 @@ import numpy as np
 
 from lhotse_wild import fft as F
 from lhotse_wild import primitives as P
-from lhotse_wild.effects import _render_noise
+from lhotse_wild.effects import render_noise, step_cutoffs, step_device, step_rir
+from nemo_wild_eval.errors import InputError
 
 #: room kept after the clip (and the reverb tail) for the zero-phase responses' tails: nothing wraps
 FILTER_MARGIN_S = 0.1
@@ -56,15 +57,22 @@ def linear_runs(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
     return runs
 
 
-def _rir(step: Mapping[str, Any], sr: int) -> np.ndarray:
-    return P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
-                            float(step["predelay_ms"]) / 1000.0)
-
-
 def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise_bank: Any = None) -> np.ndarray:
     """Apply linear ``steps`` (see :func:`is_linear`) to ``(channels, samples)`` float32 in one spectrum."""
+    at: list[Any] = [None]  # the step being read, for the error message
+    try:
+        return _render(x, sr, steps, noise_bank, at)
+    except KeyError as exc:  # the same message as a step rendered on its own (effects.apply_step)
+        raise InputError(f"params step {at[0]!r} lacks {exc}", source="params") from None
+
+
+def _render(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise_bank: Any, at: list) -> np.ndarray:
     c, n = x.shape
-    rirs = {i: _rir(s, sr) for i, s in enumerate(steps) if s["effect"] == "far_field"}
+    rirs = {}
+    for i, step in enumerate(steps):
+        at[0] = step["effect"]
+        if at[0] == "far_field":
+            rirs[i] = step_rir(step, sr)
     filters = any(s["effect"] != "noise" for s in steps)
     nfft = P.fast_len(n + sum(r.size for r in rirs.values()) + (int(FILTER_MARGIN_S * sr) if filters else 0))
     spec = F.rfft(x, nfft, copy=False)  # slot 0 until the end; the RIR and audio noise use slot 1
@@ -72,7 +80,7 @@ def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise
     gain = 1.0
     energy: float | None = P.power(x) * x.size  # of the signal so far (all channels); None: not known
     for i, step in enumerate(steps):
-        effect = step["effect"]
+        effect = at[0] = step["effect"]
         if effect == "far_field":
             e_in = energy if energy is not None else _energy(spec, nfft) * gain * gain
             spec *= P.rir_lowpass_response(rirs[i], nfft, sr, float(step["lowpass_hz"]),
@@ -82,12 +90,10 @@ def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise
             gain = g * np.sqrt(e_in / e_out) if e_out > 0.0 else gain * g
             energy = e_in * g * g if e_out > 0.0 else 0.0
         elif effect == "obstructed":
-            spec *= P.cascade_response(nfft, sr, [float(fc) for fc in step["cutoffs_hz"]], int(step["order"]))
+            spec *= P.cascade_response(nfft, sr, step_cutoffs(step), int(step["order"]))
             energy = None
         elif effect == "recording":
-            spec *= P.device_response(nfft, sr, int(step["rate_hz"]),
-                                      (float(step["highpass_hz"]), float(step["lowpass_hz"])), int(step["order"]),
-                                      float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
+            spec *= P.device_response(nfft, sr, *step_device(step))
             energy = None
         else:  # noise: scaled against the signal's power per clip sample, as P.add_noise does
             e_sig = energy if energy is not None else _energy(spec, nfft) * gain * gain
@@ -96,10 +102,10 @@ def render_run(x: np.ndarray, sr: int, steps: Sequence[Mapping[str, Any]], noise
             if source.get("kind") in P.COLORED_NOISES:  # drawn as a spectrum; the scaling goes into `a`
                 noise, p_noise = P.noise_band(source["kind"], c, nfft, int(source["seed"]), _kept_bins(steps[i:], nfft, sr))
             else:  # user / babble audio: (1, n) at the clip's rate
-                audio = _render_noise(source, x.shape, sr, noise_bank)
+                audio = render_noise(source, x.shape, sr, noise_bank)
                 p_noise = np.array([P.power(audio)])
                 if p_noise[0] <= 0.0:
-                    raise P.InputError("noise is silent: cannot scale it to an SNR", source="noise")
+                    raise InputError("noise is silent: cannot scale it to an SNR", source="noise")
                 noise = F.rfft(audio, nfft, copy=False, slot=1)  # added at once
             a = np.sqrt(p_sig / (np.maximum(p_noise, 1e-30) * 10.0 ** (float(step["snr_db"]) / 10.0)))
             noise *= (a / gain).astype(np.float32)[:, None]
