@@ -260,7 +260,7 @@ def distort(x: np.ndarray, drive_db: float, mode: str = "soft") -> np.ndarray:
     if peak <= 1e-8:
         return x.astype(np.float32, copy=True)
     g = 10.0 ** (drive_db / 20.0)
-    z = x.astype(np.float32) * np.float32(g / peak)  # the one new array; the rest is in place
+    z = np.multiply(x, np.float32(g / peak), dtype=np.float32)  # the one new array; the rest is in place
     if mode == "hard":
         np.clip(z, -1.0, 1.0, out=z)
         z *= np.float32(peak)
