@@ -323,3 +323,35 @@ def test_a_fused_run_names_the_step_that_lacks_a_value():
     del broken["steps"][0]["rt60_s"]
     with pytest.raises(InputError, match="params step 'far_field' lacks 'rt60_s'"):
         lhotse_wild.replay(x, SR, broken)
+
+
+def test_without_pyfftw_the_pocketfft_fallback_renders_the_same_audio(tmp_path):
+    """Where pyFFTW is missing, scipy's FFT takes over: same params, audio equal to float32 rounding."""
+    import subprocess
+    import sys
+
+    x = speech_like()
+    y, params = lhotse_wild.degrade(x, SR, "far_field_noise_recording_distortion", 0.5, seed=5)
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "params.json").write_text(effects.dumps(params))
+    script = f"""
+import sys, json, warnings
+sys.modules["pyfftw"] = None  # import pyfftw now fails
+import numpy as np, lhotse_wild
+from lhotse_wild import fft
+assert fft.BACKEND == "pocketfft", fft.BACKEND
+x = np.load({str(tmp_path / "x.npy")!r})
+y, params = lhotse_wild.degrade(x, {SR}, "far_field_noise_recording_distortion", 0.5, seed=5)
+assert params["fft"] == "pocketfft"
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    z = lhotse_wild.replay(x, {SR}, json.loads(open({str(tmp_path / "params.json")!r}).read()))
+assert any("not bit for bit" in str(m.message) for m in w)
+np.save({str(tmp_path / "y.npy")!r}, y)
+np.save({str(tmp_path / "z.npy")!r}, z)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    other = np.load(tmp_path / "y.npy")
+    replayed = np.load(tmp_path / "z.npy")
+    tol = 1e-4 * np.max(np.abs(y))  # float32 rounding, magnified by the distortion's drive
+    assert np.max(np.abs(other - y)) < tol and np.max(np.abs(replayed - y)) < tol, (np.max(np.abs(other - y)), tol)
