@@ -751,12 +751,18 @@ def uniform16(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=16)
-def _noise_shape(kind: str, nfft: int) -> np.ndarray:
+def _noise_slope(kind: str, nfft: int) -> np.ndarray:
+    """Amplitude per rfft bin: 1 (white), f^-1/2 (pink), f^-1 (brown); 0 at DC (no offset). float64."""
     f = np.arange(nfft // 2 + 1, dtype=np.float64)
     f[0] = 1.0
-    shape = np.ones_like(f) if kind == "white" else f ** (-0.5 if kind == "pink" else -1.0)
-    shape[0] = 0.0  # no DC offset
+    slope = np.ones_like(f) if kind == "white" else f ** (-0.5 if kind == "pink" else -1.0)
+    slope[0] = 0.0
+    return slope
+
+
+@lru_cache(maxsize=16)
+def _noise_shape(kind: str, nfft: int) -> np.ndarray:
+    shape = _noise_slope(kind, nfft)
     shape[GAUSSIAN_BINS:] /= _INT16_STD  # the uniform bins' draws (see uniform16) get variance 1 too
     shape = shape.astype(np.float32)
     shape.setflags(write=False)
@@ -820,10 +826,7 @@ def noise_band(kind: str, channels: int, nfft: int, seed: int, top: int) -> tupl
 @lru_cache(maxsize=16)
 def _expected_power_above(kind: str, nfft: int) -> np.ndarray:
     """[k] = expected power (over ``nfft`` samples) of the noise's bins k and above (float64)."""
-    base = np.arange(nfft // 2 + 1, dtype=np.float64)
-    base[0] = 1.0
-    base = np.ones_like(base) if kind == "white" else base ** (-0.5 if kind == "pink" else -1.0)
-    base[0] = 0.0
+    base = _noise_slope(kind, nfft)
     w = np.full(base.size, 2.0)  # both signs of frequency; Nyquist (even nfft) once
     if nfft % 2 == 0:
         w[-1] = 1.0
