@@ -9,7 +9,8 @@ imported here. A post-import hook registers each piece the moment verl itself im
 holds the registry (before any config is validated against it). Modules already imported are served
 at once. :func:`register` is idempotent and may also be called by hand.
 
-It also applies the audio-rollout patches (:func:`verl_dgwgpo.rollout.patches.apply`) when that module
+It also installs the RL trainer's extensions (:mod:`verl_dgwgpo.rl.extensions`: the ``cpu`` platform,
+the ``hf`` rollout) and applies the audio-rollout patches (:func:`verl_dgwgpo.rollout.patches.apply`) when that module
 imports; any failure there is logged as a warning and never breaks ``import verl``.
 """
 
@@ -93,6 +94,13 @@ def _apply_rollout_patches() -> None:
         logger.warning("verl_dgwgpo: rollout patches failed to apply: %s", exc)
 
 
+def _install_rl_extensions() -> None:
+    try:
+        importlib.import_module("verl_dgwgpo.rl.extensions").install()
+    except Exception as exc:
+        logger.warning("verl_dgwgpo: RL extensions (cpu platform, hf rollout) not installed: %s", exc)
+
+
 def register() -> list[str]:
     """Register everything (idempotent). Returns the registry modules already served."""
     with _lock:
@@ -104,6 +112,7 @@ def register() -> list[str]:
             if module is not None:
                 _run(name, module)
     _apply_rollout_patches()
+    _install_rl_extensions()
     return sorted(_done)
 
 

@@ -56,7 +56,12 @@ class HFAudioServer:
                 k += 1
             else:
                 expanded.append(t)
-        inputs = {k2: v for k2, v in feats.items() if k2 not in ("input_ids", "attention_mask", "num_audio_tokens")}
+        dtype = getattr(self.model, "dtype", torch.float32)  # features follow the model (bf16 checkpoints)
+        inputs = {
+            k2: v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else v
+            for k2, v in feats.items()
+            if k2 not in ("input_ids", "attention_mask", "num_audio_tokens")
+        }
         inputs["input_ids"] = torch.tensor([expanded])
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         return inputs
