@@ -55,6 +55,16 @@ class _CPUDevice(ModuleType):
     def empty_cache() -> None:
         return None
 
+    # verl's checkpoint manager restores "the device's" RNG under the device name, which on this
+    # platform is the CPU generator itself.
+    @staticmethod
+    def get_rng_state(*args: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.get_rng_state()
+
+    @staticmethod
+    def set_rng_state(state: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        torch.set_rng_state(state)
+
     @staticmethod
     def get_device_name(*args: Any, **kwargs: Any) -> str:
         return "CPU"

@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "router": "verl_dgwgpo.router.cli",
     "transcribe": "verl_dgwgpo.transcribe_cli",
     "sft": "verl_dgwgpo.sft.cli",
+    "rl": "verl_dgwgpo.rl.cli",
 }
 
 

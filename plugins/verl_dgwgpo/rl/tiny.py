@@ -1,0 +1,75 @@
+"""``wildasr rl --tiny``: a run that needs nothing from a model hub, built from the project's own parts.
+
+- the policy: a small random Qwen3-ASR of the real transformers classes with a self-built tokenizer
+  (:func:`verl_dgwgpo.rollout.tiny.build_tiny_qwen3_asr`);
+- the RL split: ``utterances`` Piper sentences (the project's synthesiser, seeded) degraded by
+  ``lhotse_wild`` (one scenario each, round-robin over the 54, linear severity), written as a Lhotse
+  cut manifest with the simulator's provenance; the clean originals are kept beside it.
+
+Both are built once under ``OUT/tiny`` and reused by a rerun (resume) of the same ``OUT``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["tiny_corpus", "tiny_model", "TINY_UTTERANCES"]
+
+TINY_UTTERANCES = 8
+
+
+def tiny_model(out: Path, *, seed: int = 0) -> Path:
+    """``OUT/tiny/model``: the random Qwen3-ASR policy (built on first use)."""
+    from verl_dgwgpo.rollout.tiny import build_tiny_qwen3_asr
+
+    path = Path(out) / "tiny" / "model"
+    if not (path / "config.json").is_file():
+        build_tiny_qwen3_asr(path, seed=seed)
+    return path
+
+
+def _synth():
+    """The project's Piper synthesiser (``wild_corpus.synth``; ``lhotse_wild.synth`` before the move)."""
+    for name in ("wild_corpus.synth", "lhotse_wild.synth"):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError("no Piper synthesiser module (wild_corpus.synth)")
+
+
+def tiny_corpus(out: Path, *, utterances: int = TINY_UTTERANCES, seed: int = 0) -> Path:
+    """``OUT/tiny/rl.jsonl.gz``: Piper speech degraded by the simulator (built on first use)."""
+    from lhotse import CutSet
+
+    import lhotse_wild as lw
+
+    root = Path(out) / "tiny"
+    manifest = root / "rl.jsonl.gz"
+    if manifest.is_file():
+        return manifest
+    synth = _synth()
+    sentences = synth.load_sentences()[: max(utterances, 1) * 4]
+    items = synth.plan_corpus(sentences, utterances, synth.DEFAULT_STYLES, seed)
+    clean = list(synth.synthesize_corpus(items, root / "clean", progress=False))
+    names = list(lw.SCENARIOS)
+    bank = lw.NoiseBank(babble_cuts=clean)
+    wild = []
+    for k, cut in enumerate(clean):
+        rng = np.random.default_rng([seed, 15, k])
+        severity = float(lw.sample_severity("linear", rng))
+        new = lw.degrade_cut(cut, names[(k * 7) % len(names)], severity, int(rng.integers(0, 2**31 - 1)),
+                             noise_source=bank, suffix="_wild", sampler="linear")
+        wild.append(lw.write_degraded(new, new.load_audio(), root / "wild", "flac"))
+    tmp = root / ".rl.jsonl.gz"
+    CutSet.from_cuts(wild).to_file(tmp)
+    os.replace(tmp, manifest)
+    (root / "README.json").write_text(
+        json.dumps({"utterances": len(wild), "scenarios": [c.custom["wild"]["scenario"] for c in wild]}) + "\n"
+    )
+    return manifest
