@@ -28,7 +28,7 @@ import torch
 
 from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, compute_grpo_outcome_advantage
 
-from .group_stats import group_dispersion
+from .group_stats import DROPPED_KEY, ROUNDS_KEY, group_dispersion, sampling_metrics
 
 __all__ = ["NAME", "LAST_METRICS", "compute_dgwgpo_grpo_advantage", "dispersion_metrics", "register_estimator"]
 
@@ -92,10 +92,12 @@ def _wers_from_kv_batch(batch: Any, n: int) -> list[float] | None:
     return None
 
 
-def _find_context(n: int, depth: int = 8) -> tuple[Optional[dict], Optional[list[float]]]:
-    """Search the callers' frames for the step's ``metrics`` dict and the rollouts' WERs."""
+def _find_context(n: int, depth: int = 8) -> tuple[Optional[dict], Optional[list[float]], Optional[dict]]:
+    """Search the callers' frames for the step's ``metrics`` dict, the rollouts' WERs and, when DAPO's
+    dynamic sampling ran, its per-row record (``non_tensor_batch`` of the batch)."""
     metrics: Optional[dict] = None
     wers: Optional[list[float]] = None
+    sampled: Optional[dict] = None
     kv_batch = None
     frame = sys._getframe(2)
     try:
@@ -108,6 +110,8 @@ def _find_context(n: int, depth: int = 8) -> tuple[Optional[dict], Optional[list
                     ntb = getattr(loc.get(name), "non_tensor_batch", None)
                     if isinstance(ntb, dict) and "wer" in ntb and len(ntb["wer"]) == n:
                         wers = [float(x) for x in ntb["wer"]]
+                        if ROUNDS_KEY in ntb and len(ntb[ROUNDS_KEY]) == n:
+                            sampled = ntb
                         break
             if metrics is None and isinstance(loc.get("metrics"), dict):
                 metrics = loc["metrics"]
@@ -122,7 +126,7 @@ def _find_context(n: int, depth: int = 8) -> tuple[Optional[dict], Optional[list
             wers = _wers_from_kv_batch(kv_batch, n)
         except Exception as exc:  # never fail a training step for a metric
             logger.debug("dgwgpo_grpo: no WERs from TransferQueue: %s", exc)
-    return metrics, wers
+    return metrics, wers, sampled
 
 
 def compute_dgwgpo_grpo_advantage(
@@ -155,12 +159,14 @@ def compute_dgwgpo_grpo_advantage(
         config=config,
     )
     try:
-        found_metrics, found_wers = (None, None)
+        found_metrics, found_wers, sampled = (None, None, None)
         if metrics is None or wers is None:
-            found_metrics, found_wers = _find_context(len(scores))
+            found_metrics, found_wers, sampled = _find_context(len(scores))
         metrics = metrics if metrics is not None else found_metrics
         wers = wers if wers is not None else found_wers
         stats = dispersion_metrics(scores.tolist(), list(index), None if wers is None else list(wers))
+        if sampled is not None:
+            stats.update(sampling_metrics(list(index), list(sampled[ROUNDS_KEY]), None if DROPPED_KEY not in sampled else list(sampled[DROPPED_KEY])))
         LAST_METRICS.clear()
         LAST_METRICS.update(stats)
         if metrics is not None:

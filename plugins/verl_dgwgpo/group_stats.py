@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["REGIMES", "group_dispersion", "regime_of"]
+__all__ = ["DROPPED_KEY", "REGIMES", "ROUNDS_KEY", "group_dispersion", "regime_of", "sampling_metrics"]
 
 # (name, lower bound exclusive, upper bound inclusive) on a group's mean WER.
 REGIMES: tuple[tuple[str, float, float], ...] = (
@@ -79,3 +79,24 @@ def group_dispersion(
         for name, vals in by_regime.items():
             out[name] = _summarise(vals, atol)
     return out
+
+
+# Per-row fields written by DAPO's dynamic sampling (verl_dgwgpo.rl.dynamic_sampling).
+ROUNDS_KEY = "dapo_rounds"
+DROPPED_KEY = "dapo_dropped"
+
+
+def sampling_metrics(index: Sequence, rounds: Sequence[int], dropped: Sequence[int] | None = None) -> dict[str, float]:
+    """Per step: share of groups sampled again, mean samplings per group, share dropped from the loss."""
+    first: dict = {}
+    for uid, r, d in zip(index, rounds, dropped if dropped is not None else [0] * len(rounds)):
+        first.setdefault(uid, (int(r), int(d)))
+    if not first:
+        return {}
+    r = np.array([v[0] for v in first.values()], dtype=float)
+    d = np.array([v[1] for v in first.values()], dtype=float)
+    return {
+        "dgwgpo/dynamic_sampling/resampled_group_share": float(np.mean(r > 1)),
+        "dgwgpo/dynamic_sampling/mean_samplings": float(np.mean(r)),
+        "dgwgpo/dynamic_sampling/dropped_group_share": float(np.mean(d > 0)),
+    }

@@ -101,7 +101,9 @@ def main(args: argparse.Namespace) -> int:
     )
     found = config.check(opts)
     overrides = config.overrides(opts, device=found["device"], rollout=found["rollout"])
-    env = {"VERL_PLATFORM": "cpu"} if found["device"] == "cpu" else {}
+    env = {"WILDASR_HF_ROLLOUT_LOG": str((out / "logs" / "hf_rollout.jsonl").resolve())}
+    if found["device"] == "cpu":
+        env["VERL_PLATFORM"] = "cpu"
     if args.print_command:
         prefix = " ".join(f"{k}={v}" for k, v in env.items())
         print((prefix + " " if prefix else "") + " ".join(runner.command(overrides)))

@@ -192,6 +192,7 @@ def overrides(opts: RLOptions, *, device: str, rollout: str) -> list[str]:
             # verl's resource check counts Ray "GPU"s whatever the platform: one logical slot per
             # worker (nothing is scheduled on it; the workers' bundles are CPUs).
             "+ray_kwargs.ray_init.num_gpus=1",
+            "reward.num_workers=1",  # verl's default 8 processes cost ~10 s of start-up each on 2 cores
             "actor_rollout_ref.rollout.dtype=float32",
             "actor_rollout_ref.actor.fsdp_config.model_dtype=fp32",
         ]

@@ -24,19 +24,17 @@ the ``dgwgpo_grpo`` estimator logs as ``dgwgpo/dynamic_sampling/*`` each step.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 import numpy as np
 
 from verl import DataProto
 from verl.experimental.agent_loop import AgentLoopManager
 
+from verl_dgwgpo.group_stats import DROPPED_KEY, ROUNDS_KEY
+
 __all__ = ["DynamicSamplingAgentLoopManager", "flat_groups", "group_metric"]
 
 logger = logging.getLogger(__name__)
 
-ROUNDS_KEY = "dapo_rounds"
-DROPPED_KEY = "dapo_dropped"
 
 
 def group_metric(output: DataProto, metric: str) -> np.ndarray:
@@ -123,15 +121,3 @@ class DynamicSamplingAgentLoopManager(AgentLoopManager):
         output.non_tensor_batch[DROPPED_KEY] = dropped
         return output
 
-
-def sampling_metrics(non_tensor_batch: dict[str, Any], n: int) -> dict[str, float]:
-    """``dgwgpo/dynamic_sampling/*`` of one step from the rows' ``dapo_rounds`` / ``dapo_dropped``."""
-    if ROUNDS_KEY not in non_tensor_batch or n < 1:
-        return {}
-    rounds = np.asarray(non_tensor_batch[ROUNDS_KEY]).reshape(-1, n)[:, 0]
-    dropped = np.asarray(non_tensor_batch.get(DROPPED_KEY, np.zeros(rounds.size * n))).reshape(-1, n)[:, 0]
-    return {
-        "dgwgpo/dynamic_sampling/resampled_group_share": float(np.mean(rounds > 1)),
-        "dgwgpo/dynamic_sampling/mean_samplings": float(np.mean(rounds)),
-        "dgwgpo/dynamic_sampling/dropped_group_share": float(np.mean(dropped > 0)),
-    }

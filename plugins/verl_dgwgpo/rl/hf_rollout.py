@@ -12,15 +12,19 @@ verl 0.9.1 ships vLLM, SGLang and TRT-LLM rollouts, all CUDA-only. This is the s
   hybrid engine hands it the actor's full weights after every update (``checkpoint_engine.backend:
   naive``); it pushes them to the server, so the next step samples from the updated policy.
 
-The server counts the weight versions it received and the requests it served (``stats``), and tags
-every output with the version it was sampled from (``extra_fields["global_steps"]``), so a test can
-show that rollouts after an update come from the updated weights.
+The server counts the weight versions it received and the requests it served (``stats``), tags
+every output with the version it was sampled from (``extra_fields["global_steps"]``) and, when
+``WILDASR_HF_ROLLOUT_LOG`` names a file, appends one JSON line per weight update (version, tensors,
+L2 distance to the weights it replaced, requests served with the previous weights): the evidence that
+rollouts after an update come from the updated policy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 from typing import Any, Generator
 
 import ray
@@ -88,9 +92,20 @@ class HFRolloutServer:
                 value = tensor.to(dtype=target.dtype).reshape(target.shape)
                 delta += float((value - target).double().pow(2).sum())
                 target.copy_(value)
+        served = len(self.engine.requests) - sum(u["requests_before"] for u in self.updates)
         self.version = int(global_steps) if global_steps is not None else self.version + 1
-        info = {"version": self.version, "tensors": len(weights), "of": len(own), "delta_l2": delta**0.5}
+        info = {
+            "version": self.version,
+            "tensors": len(weights),
+            "of": len(own),
+            "delta_l2": delta**0.5,
+            "requests_before": served,
+        }
         self.updates.append(info)
+        trace = os.environ.get("WILDASR_HF_ROLLOUT_LOG")
+        if trace:
+            with open(trace, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(info) + "\n")
         return info
 
     def stats(self) -> dict[str, Any]:
