@@ -6,7 +6,8 @@ update, weight push to the rollout server, the whole step) averaged over the ste
 (warm-up), then the reward's share of a step. In verl 0.9.1 the reward runs inside the agent loop
 while rollouts are generated (``timing_s/agent_loop/compute_score``, per rollout); its share is the
 summed per-rollout reward time over the step time (an upper bound: scoring overlaps generation).
-Finally the two reward functions are timed directly on the rollouts the runs produced
+It also prints what DAPO's dynamic sampling had to do under each reward (samplings per group, groups
+still flat and dropped). Finally the two reward functions are timed directly on the rollouts the runs produced
 (``trainer.rollout_data_dir`` dumps), which isolates their compute from everything else.
 
     python benchmarks/rl_step.py --steps 4 --out out/bench_rl
@@ -104,6 +105,12 @@ def main() -> int:
         step = mean(rows, "timing_s/step")
         print(f"{reward:7s} reward in the loop: {per * 1e3:7.2f} ms/rollout x {rollouts} = "
               f"{per * rollouts:6.3f} s of a {step:6.3f} s step ({100 * per * rollouts / step:5.1f} %, upper bound)")
+    print()
+    for reward in ("wer", "dgwgpo"):
+        rows = results[reward]["rows"]
+        print(f"{reward:7s} dynamic sampling: {mean(rows, 'dgwgpo/dynamic_sampling/mean_samplings'):.2f} samplings per group, "
+              f"{100 * mean(rows, 'dgwgpo/dynamic_sampling/dropped_group_share'):.0f} % of groups still flat and dropped, "
+              f"group reward std {mean(rows, 'dgwgpo/mean_group_std'):.3f}")
     data = results["dgwgpo"]["pairs"] + results["wer"]["pairs"]
     if data:
         t_wer, t_dg = time_reward("wer", data), time_reward("dgwgpo", data)

@@ -331,3 +331,18 @@ def test_fsdp2_units_for_qwen2_audio(paths):
     with patches.stock():
         stock_plain = fu._select_fsdp2_wrap_targets(plain, ["Nothing"])
     assert fu._select_fsdp2_wrap_targets(plain, ["Nothing"]) == stock_plain and len(stock_plain) == 1
+
+
+# root_tie: Qwen2-Audio's tie_word_embeddings where verl's FSDP engine reads it ---------------------
+
+
+def test_root_tie_word_embeddings_for_qwen2_audio(paths):
+    import verl.workers.config.model as model_config_mod
+
+    def check():
+        cfg = model_config_mod.HFModelConfig(path=str(paths["qwen2_audio"]))
+        # verl's _build_module: use_meta_tensor=not hf_config.tie_word_embeddings
+        assert cfg.hf_config.tie_word_embeddings == cfg.hf_config.text_config.tie_word_embeddings
+
+    _stock_fails(check, AttributeError)
+    check()

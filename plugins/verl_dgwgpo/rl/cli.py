@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output directory (rerun: resume)")
     p.add_argument("--tiny", action="store_true",
                    help="random tiny Qwen3-ASR + a Piper/lhotse_wild RL split of 8 utterances (offline)")
+    p.add_argument("--tiny-family", default="qwen3_asr", choices=["qwen3_asr", "qwen2_audio"],
+                   help="--tiny: which architecture (default qwen3_asr)")
     p.add_argument("--model", type=Path, help="policy: a transformers Qwen3-ASR / Qwen2-Audio directory")
     p.add_argument("--train", type=Path, nargs="+", help="RL split manifest(s) (Lhotse cuts / Shar / NeMo)")
     p.add_argument("--val", type=Path, nargs="+", help="validation manifest(s) (default: --train)")
@@ -69,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
             raise InputError("--tiny builds its own model; drop --model", source="--model")
         out.mkdir(parents=True, exist_ok=True)
         print(f"wildasr rl --tiny: building the tiny policy and RL split under {out / 'tiny'}", flush=True)
-        model = tiny.tiny_model(out, seed=args.seed)
+        model = tiny.tiny_model(out, seed=args.seed, family=args.tiny_family)
         train = args.train or [tiny.tiny_corpus(out, seed=args.seed)]
     else:
         if args.model is None:

@@ -1,7 +1,7 @@
 """``wildasr rl --tiny``: a run that needs nothing from a model hub, built from the project's own parts.
 
-- the policy: a small random Qwen3-ASR of the real transformers classes with a self-built tokenizer
-  (:func:`verl_dgwgpo.rollout.tiny.build_tiny_qwen3_asr`);
+- the policy: a small random Qwen3-ASR (or Qwen2-Audio) of the real transformers classes with a
+  self-built tokenizer (:func:`verl_dgwgpo.rollout.tiny.tiny_model_dir`), linked as ``OUT/tiny/model``;
 - the RL split: ``utterances`` Piper sentences (the project's synthesiser, seeded) degraded by
   ``lhotse_wild`` (one scenario each, round-robin over the 54, linear severity), written as a Lhotse
   cut manifest with the simulator's provenance; the clean originals are kept beside it.
@@ -23,14 +23,20 @@ __all__ = ["tiny_corpus", "tiny_model", "TINY_UTTERANCES"]
 TINY_UTTERANCES = 8
 
 
-def tiny_model(out: Path, *, seed: int = 0) -> Path:
-    """``OUT/tiny/model``: the random Qwen3-ASR policy (built on first use)."""
-    from verl_dgwgpo.rollout.tiny import build_tiny_qwen3_asr
+def tiny_model(out: Path, *, seed: int = 0, family: str = "qwen3_asr") -> Path:
+    """``OUT/tiny/model``: the random policy of ``family`` (built on first use; a rerun must ask for
+    the same family)."""
+    from verl_dgwgpo.rollout.tiny import tiny_model_dir
 
-    path = Path(out) / "tiny" / "model"
-    if not (path / "config.json").is_file():
-        build_tiny_qwen3_asr(path, seed=seed)
-    return path
+    from nemo_wild_eval.errors import InputError
+
+    path = tiny_model_dir(family, Path(out) / "tiny", seed=seed)
+    model = Path(out) / "tiny" / "model"
+    if not model.exists():
+        model.symlink_to(path.name, target_is_directory=True)
+    elif model.resolve() != path.resolve():
+        raise InputError(f"OUT/tiny/model is {model.resolve().name}, not {family}: use another --out", source="--tiny-family")
+    return model
 
 
 def _synth():

@@ -25,6 +25,9 @@ Each patch fixes one measured failure of stock verl with Qwen3-ASR / Qwen2-Audio
                    ``nn.Module`` included, and ``fully_shard`` then fails with "__class__
                    assignment: ... object layout differs". The swap now needs ``ABC`` really in
                    the model's MRO.
+``root_tie``       verl's FSDP engine reads ``hf_config.tie_word_embeddings`` at the root; transformers 5
+                   keeps it only in ``text_config`` for Qwen2-Audio (AttributeError at model build).
+                   The root gets the text config's value.
 ``fsdp2_units``    ``_select_fsdp2_wrap_targets`` picks every ``_no_split_modules`` class and every
                    embedding. For Qwen2-Audio that breaks FSDP2 ("mixed torch.Tensor and DTensor"):
                    ``Qwen2AudioAttention`` is picked inside the picked encoder layer, and the
@@ -305,6 +308,24 @@ def _install_fsdp_abc(module: ModuleType) -> Undo:
 _DIRECT_READ_EMBEDDINGS = ("audio_tower.embed_positions",)
 
 
+def _install_root_tie(module: ModuleType) -> Undo:
+    def make(original: Callable) -> Callable:
+        def __post_init__(self):
+            original(self)
+            hf = getattr(self, "hf_config", None)
+            text = getattr(hf, "text_config", None)
+            if family_for_config(hf) is None or text is None:
+                return
+            try:
+                getattr(hf, "tie_word_embeddings")
+            except AttributeError:  # transformers 5 keeps it in text_config only (Qwen2-Audio)
+                hf.tie_word_embeddings = bool(getattr(text, "tie_word_embeddings", False))
+
+        return __post_init__
+
+    return _replace_method(module.HFModelConfig, "__post_init__", make)
+
+
 def _install_fsdp2_units(module: ModuleType) -> Undo:
     def make(original: Callable) -> Callable:
         def _select_fsdp2_wrap_targets(model, fsdp_transformer_layer_cls_to_wrap):
@@ -354,6 +375,12 @@ PATCHES: tuple[Patch, ...] = (
         "verl.utils.fsdp_utils",
         _install_fsdp_abc,
         "FSDP2 wrapping survives `import lightning` (NeMo)",
+    ),
+    Patch(
+        "root_tie",
+        "verl.workers.config.model",
+        _install_root_tie,
+        "Qwen2-Audio's tie_word_embeddings at the config root, where verl's FSDP engine reads it",
     ),
     Patch(
         "fsdp2_units",
