@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
         if args.model is not None:
             raise InputError("--tiny builds its own model; drop --model", source="--model")
         out.mkdir(parents=True, exist_ok=True)
-        print(f"wildasr rl --tiny: building the tiny policy and RL split under {out / 'tiny'}", flush=True)
+        print(f"wildasr rl --tiny: building the tiny policy and RL split under {out / 'tiny'}", file=sys.stderr, flush=True)
         model = tiny.tiny_model(out, seed=args.seed, family=args.tiny_family)
         train = args.train or [tiny.tiny_corpus(out, seed=args.seed)]
     else:
