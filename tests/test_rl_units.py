@@ -153,3 +153,59 @@ def test_metrics_merge_attempts_later_wins(tmp_path):
     assert [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     line = runner.progress_line(2, 5, {"actor/pg_loss": 0.3, "timing_s/step": 1.25})
     assert line == "step 2/5  pg_loss 0.3000  1.2 s"
+
+
+# -- export of verl's actor checkpoint
+
+
+def _fake_checkpoint(out: Path, state: dict, step: int = 3) -> None:
+    actor = out / "checkpoints" / f"global_step_{step}" / "actor"
+    actor.mkdir(parents=True)
+    torch.save(state, actor / "model_world_size_1_rank_0.pt")
+    (out / "checkpoints" / "latest_checkpointed_iteration.txt").write_text(str(step))
+
+
+def test_export_lora_checkpoint_to_a_peft_adapter(tiny, tmp_path):
+    """A LoRA actor state (as verl's FSDP engine saves it) becomes an adapter PEFT loads unchanged."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from verl_dgwgpo.rl.export import export_final
+    from verl_dgwgpo.sft.export import load_base
+
+    model, _ = load_base(tiny["model"])
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_()  # a trained adapter: B no longer zero
+    state = {k: v.clone() for k, v in peft.state_dict().items()}
+    _fake_checkpoint(tmp_path, state)
+    target = export_final(tmp_path, Path(tiny["model"]))
+    assert target == tmp_path / "final" / "adapter"
+    base, _ = load_base(tiny["model"])
+    loaded = PeftModel.from_pretrained(base, str(target))
+    got = {k: v for k, v in loaded.state_dict().items() if "lora_" in k}
+    want = {k: v for k, v in state.items() if "lora_" in k}
+    assert got.keys() == want.keys() and len(got) > 0
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_export_full_checkpoint_and_bad_checkpoints(tiny, tmp_path):
+    from verl_dgwgpo.rl.export import export_final
+    from verl_dgwgpo.sft.export import load_base
+
+    from nemo_wild_eval.errors import InputError
+
+    with pytest.raises(InputError, match="no checkpoint yet"):
+        export_final(tmp_path, Path(tiny["model"]))
+    model, _ = load_base(tiny["model"])
+    state = {k: v + 0.5 for k, v in model.state_dict().items()}
+    _fake_checkpoint(tmp_path, state)
+    target = export_final(tmp_path, Path(tiny["model"]))
+    again, _ = load_base(target)
+    assert all(torch.equal(again.state_dict()[k], state[k]) for k in state)
+    bad = tmp_path / "bad"
+    _fake_checkpoint(bad, {"not.a.weight": torch.zeros(2)})
+    with pytest.raises(InputError, match="does not match the base model"):
+        export_final(bad, Path(tiny["model"]))
