@@ -5,10 +5,10 @@
 
 What it does (nothing is re-implemented; this script only wires the project's pieces together):
 
-1. ``lhotse_wild.synth``: ``load_sentences`` -> ``plan_corpus`` -> ``synthesize_corpus`` (Piper voice).
+1. ``wild_corpus.synth``: ``load_sentences`` -> ``plan_corpus`` -> ``synthesize_corpus`` (Piper voice).
 2. ``lhotse_wild.degrade``: utterance ``k`` gets scenario ``SCENARIOS[k % 54]`` at a severity drawn by
    the ``linear`` sampler (``lhotse_wild.sample_severity``); babble comes from the corpus itself.
-3. ``lhotse_wild.asr.PocketSphinxTranscriber(lm_sentences=...).nbest``: each clip's n-best list
+3. ``wild_corpus.asr.PocketSphinxTranscriber(lm_sentences=...).nbest``: each clip's n-best list
    (distinct word strings, 1-best first) is one rollout group. The clean clips are groups too, so
    the low-WER regime is populated.
 4. ``wildasr.demo_rewards.reward_stats`` scores every hypothesis with every reward of
@@ -38,8 +38,8 @@ def build_groups(num_utterances: int, nbest: int, seed: int, work: Path, progres
     from tqdm.auto import tqdm
 
     import lhotse_wild as lw
-    from lhotse_wild.asr import PocketSphinxTranscriber
-    from lhotse_wild.synth import DEFAULT_STYLES, load_sentences, plan_corpus, synthesize_corpus
+    from wild_corpus.asr import PocketSphinxTranscriber
+    from wild_corpus.synth import DEFAULT_STYLES, load_sentences, plan_corpus, synthesize_corpus
 
     sentences = load_sentences()
     items = plan_corpus(sentences, num_utterances, DEFAULT_STYLES, seed)

@@ -54,7 +54,7 @@ def _near_miss(word: str, rng: random.Random) -> str:
 
 
 def make_groups(n_groups: int, group_size: int, seed: int) -> list[tuple[str, list[str]]]:
-    from lhotse_wild.synth import load_sentences
+    from wild_corpus.synth import load_sentences
 
     sentences = load_sentences()
     rng = random.Random(seed)

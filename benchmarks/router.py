@@ -37,7 +37,7 @@ PRESETS = {  # (audio d_model, audio layers, audio heads, text hidden, text laye
 
 
 def speech(seconds: float) -> np.ndarray:
-    from lhotse_wild.synth import DEFAULT_STYLES, get_engine, load_sentences, synthesize_utterance
+    from wild_corpus.synth import DEFAULT_STYLES, get_engine, load_sentences, synthesize_utterance
 
     engine = get_engine("auto")
     parts, total = [], 0
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
     sw = asr.switch
     ps = None
     if not args.no_pocketsphinx:
-        from lhotse_wild.asr import PocketSphinxTranscriber
-        from lhotse_wild.synth import load_sentences
+        from wild_corpus.asr import PocketSphinxTranscriber
+        from wild_corpus.synth import load_sentences
 
         ps = PocketSphinxTranscriber(lm_sentences=load_sentences())
 

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def shipped_sentences() -> list[str]:
     """The project's public-domain sentence list (data/sentences_en.txt)."""
-    from lhotse_wild.synth import load_sentences
+    from wild_corpus.synth import load_sentences
 
     return load_sentences()
 
@@ -24,7 +24,7 @@ def piper_clean_cuts(tmp_path_factory, shipped_sentences):
     Cut ids ``tts0000<i>_<style>_<text hash>``; each cut has one supervision with the sentence as ``text`` and
     ``custom["tts"]`` provenance. Audio lives in a session tmp dir.
     """
-    from lhotse_wild.synth import plan_corpus, synthesize_corpus
+    from wild_corpus.synth import plan_corpus, synthesize_corpus
 
     out = tmp_path_factory.mktemp("piper_corpus")
     items = plan_corpus(shipped_sentences, num_utterances=6, seed=123)
@@ -34,6 +34,6 @@ def piper_clean_cuts(tmp_path_factory, shipped_sentences):
 @pytest.fixture(scope="session")
 def pocketsphinx_asr(shipped_sentences):
     """pocketsphinx with the shipped en-us model and an in-domain LM from the shipped sentences."""
-    from lhotse_wild.asr import PocketSphinxTranscriber
+    from wild_corpus.asr import PocketSphinxTranscriber
 
     return PocketSphinxTranscriber(lm_sentences=shipped_sentences)

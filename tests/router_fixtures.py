@@ -29,7 +29,7 @@ def _once(key: str, build):
 @pytest.fixture(scope="session")
 def router_corpus(request, tmp_path_factory):
     """24 real Piper utterances (5 voice styles), 16 kHz, as an eager CutSet."""
-    from lhotse_wild.synth import load_sentences, plan_corpus, synthesize_corpus
+    from wild_corpus.synth import load_sentences, plan_corpus, synthesize_corpus
 
     cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     out = cache.mkdir("wildasr_router_piper") if cache is not None else tmp_path_factory.mktemp("router_piper")

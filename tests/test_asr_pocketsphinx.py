@@ -7,8 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-from lhotse_wild.asr import PocketSphinxTranscriber, Transcriber, get_transcriber, to_pcm16
-from lhotse_wild.synth import resample
+from lhotse_wild.split import Transcriber
+from wild_corpus.asr import PocketSphinxTranscriber, get_transcriber, to_pcm16
+from wild_corpus.synth import resample
 from nemo_wild_eval.errors import InputError
 from nemo_wild_eval.text import align_words
 
@@ -98,7 +99,7 @@ def test_noise_raises_wer(piper_clean_cuts, pocketsphinx_asr):
 
 
 def test_nbest_is_a_real_group(piper_clean_cuts, shipped_sentences):
-    from lhotse_wild.asr import PocketSphinxTranscriber
+    from wild_corpus.asr import PocketSphinxTranscriber
 
     # A decoder of its own: CI once saw the shared session decoder give a different 1-best between two
     # consecutive decodes of the same clip after other tests had used it (not reproduced in isolation).

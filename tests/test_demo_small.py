@@ -233,8 +233,8 @@ def test_missing_step_is_reported_not_fatal(demo, tmp_path, monkeypatch):
 
 
 def test_missing_backend_and_full_disk_give_clear_messages(tmp_path, monkeypatch, capsys):
-    from lhotse_wild import synth
-    from lhotse_wild.backend import BackendUnavailable
+    from wild_corpus import synth
+    from nemo_wild_eval.errors import BackendUnavailable
     from wildasr.cli import main
 
     def no_tts(*a, **k):

@@ -103,7 +103,7 @@ def test_dora_and_bad_adapters_are_refused(tiny_lora, tmp_path):
 
 
 def test_vllm_requests_per_clip():
-    from lhotse_wild.backend import BackendUnavailable
+    from nemo_wild_eval.errors import BackendUnavailable
     from verl_dgwgpo.router.model import RouteResult
     from verl_dgwgpo.router.switch import vllm_lora_requests
 

@@ -14,7 +14,7 @@ from wildasr.cli import main
 def _manifest(tmp_path, router_splits, router_corpus, router):
     """Held-out clean clip, a strongly degraded copy, another clean clip at 22.05 kHz (resampled path)."""
     import lhotse_wild
-    from lhotse_wild.synth import resample
+    from wild_corpus.synth import resample
 
     clean = router_splits.test_clean
     i0, i1 = clearest_clean(router, clean.audio)

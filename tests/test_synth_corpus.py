@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lhotse_wild import synth
-from lhotse_wild.backend import BackendUnavailable
-from lhotse_wild.synth import (
+from wild_corpus import synth
+from nemo_wild_eval.errors import BackendUnavailable
+from wild_corpus.synth import (
     DEFAULT_STYLES,
     PEAK,
     VoiceStyle,

@@ -24,7 +24,7 @@ SENTENCES = ["turn the lights off", "what is the weather like today", "call me b
 
 def speech(texts: list[str]) -> list[np.ndarray]:
     try:
-        from lhotse_wild.synth import DEFAULT_STYLES, get_engine, synthesize_utterance
+        from wild_corpus.synth import DEFAULT_STYLES, get_engine, synthesize_utterance
 
         engine = get_engine("auto", threads=1)
         return [synthesize_utterance(engine, t, DEFAULT_STYLES[k % len(DEFAULT_STYLES)]) for k, t in enumerate(texts)]

@@ -66,7 +66,7 @@ def _ray():
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - ray is a project dependency
-        from lhotse_wild.backend import BackendUnavailable
+        from nemo_wild_eval.errors import BackendUnavailable
 
         raise BackendUnavailable(f"ray is not importable ({exc}); pip install 'ray[default]'") from exc
     return ray

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lhotse import CutSet
     from lhotse.cut import Cut
 
-    from lhotse_wild.asr import Transcriber
+    from lhotse_wild.split import Transcriber
 
 
 class ASRWorker:

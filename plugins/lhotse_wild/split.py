@@ -27,23 +27,23 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from nemo_wild_eval.errors import InputError
+from wild_corpus.workers import exit_with_parent
 
 if TYPE_CHECKING:  # pragma: no cover
     from lhotse import CutSet
     from lhotse.cut import Cut
-
-    from lhotse_wild.asr import Transcriber
 
 __all__ = [
     "DEFAULT_BUCKETS",
     "DEFAULT_MAX_WER",
     "DEFAULT_RL_RATIO",
     "SplitResult",
+    "Transcriber",
     "apply_base_wer",
     "attach_base_wer",
     "base_wer_record",
@@ -58,6 +58,21 @@ DEFAULT_MAX_WER = 0.70
 DEFAULT_BUCKETS = (0.30, 0.50, 0.70)
 DEFAULT_RL_RATIO = 0.75  # ours: 3 of 4 RL cuts from the medium/high regimes
 REGIMES = ("low", "medium", "high")
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Any base ASR model the split can score cuts with: 1-best and n-best of one mono waveform.
+
+    ``name`` keys the base-WER cache, so it must change whenever the model's output can.
+    ``wild_corpus.asr.PocketSphinxTranscriber`` is the shipped one.
+    """
+
+    name: str
+
+    def transcribe(self, samples: np.ndarray, sampling_rate: int) -> str: ...
+
+    def nbest(self, samples: np.ndarray, sampling_rate: int, n: int) -> list[str]: ...
 
 
 def cut_reference(cut: "Cut") -> str:
@@ -138,26 +153,6 @@ def load_cache(path: str | os.PathLike, asr: str, normalizer: str) -> dict[str, 
 
 
 _WORKER_TRANSCRIBER = None
-
-
-def exit_with_parent(poll_s: float = 1.0) -> None:
-    """In a pool worker: exit as soon as the parent process is gone.
-
-    Why: a parent killed with SIGKILL (OOM killer, ``kill -9``, a CI timeout) cannot shut its
-    ``ProcessPoolExecutor`` down, and the workers would wait on their task queue forever.
-    """
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _init_worker(transcriber) -> None:

@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
     from lhotse import CutSet
 
-    from lhotse_wild.asr import get_transcriber
-    from lhotse_wild.backend import BackendUnavailable
+    from wild_corpus.asr import get_transcriber
+    from nemo_wild_eval.errors import BackendUnavailable
     from lhotse_wild.split import attach_base_wer, cut_reference, split_by_wer, write_split
-    from lhotse_wild.synth import load_sentences
+    from wild_corpus.synth import load_sentences
     from nemo_wild_eval.errors import InputError
 
     src = Path(args.cuts)

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.adapter:
             raise InputError("pocketsphinx has no LoRA adapter; use --backend hf", source="--adapter")
-        from lhotse_wild.asr import get_transcriber
-        from lhotse_wild.synth import load_sentences
+        from wild_corpus.asr import get_transcriber
+        from wild_corpus.synth import load_sentences
 
         asr = get_transcriber("pocketsphinx", load_sentences(args.lm_sentences) if args.lm_sentences else None)
     out = Path(args.out)

@@ -3,11 +3,11 @@
 Stages (each is the real library code; each writes its outputs plus a done-marker, so a rerun skips
 finished stages and, inside a stage, finished items):
 
-1. ``corpus``  — Piper TTS over the shipped sentence list, five voice styles (``lhotse_wild.synth``).
+1. ``corpus``  — Piper TTS over the shipped sentence list, five voice styles (``wild_corpus.synth``).
 2. ``wild``    — every one of the 54 scenarios, ``per_scenario`` times, linear severity, provenance in
    ``custom["wild"]`` (``lhotse_wild.degrade_cut`` + ``write_degraded``).
 3. ``asr``     — pocketsphinx with an in-domain LM on clean + wild audio: ``base_wer``, n-best lists
-   (``lhotse_wild.asr``), > 70 % filter, curriculum buckets, RL split (``lhotse_wild.split``).
+   (``wild_corpus.asr``), > 70 % filter, curriculum buckets, RL split (``lhotse_wild.split``).
 4. ``scores``  — ``nemo_wild_eval`` tables and plots: by condition, scenario, number of effects,
    effect, severity; hallucination/omission.
 5. ``rewards`` — n-best lists as rollout groups; zero-variance share and group std under 1 − WER vs
@@ -146,7 +146,7 @@ class Demo:
     @property
     def sentences(self) -> list[str]:
         if self._sentences is None:
-            from lhotse_wild.synth import load_sentences
+            from wild_corpus.synth import load_sentences
 
             self._sentences = load_sentences(self.cfg.sentences)
         return self._sentences
@@ -194,13 +194,13 @@ class Demo:
 
     # ------------------------------------------------------------------ 1. corpus
     def corpus_fp(self) -> dict:
-        from lhotse_wild.synth import DEFAULT_STYLES
+        from wild_corpus.synth import DEFAULT_STYLES
 
         return {"seed": self.cfg.seed, "n": self.cfg.num_utterances, "sentences": _fp(self.sentences),
                 "styles": [asdict(s) for s in DEFAULT_STYLES]}
 
     def run_corpus(self) -> dict:
-        from lhotse_wild.synth import DEFAULT_SENTENCES, DEFAULT_STYLES, plan_corpus, synthesize_corpus
+        from wild_corpus.synth import DEFAULT_SENTENCES, DEFAULT_STYLES, plan_corpus, synthesize_corpus
 
         items = plan_corpus(self.sentences, self.cfg.num_utterances, DEFAULT_STYLES, self.cfg.seed)
         cuts = synthesize_corpus(items, self.out / "corpus", workers=self.cfg.workers, progress=self.cfg.progress)
@@ -306,7 +306,7 @@ class Demo:
     def run_asr(self) -> dict:
         from lhotse import CutSet
 
-        from lhotse_wild.asr import PocketSphinxTranscriber
+        from wild_corpus.asr import PocketSphinxTranscriber
         from lhotse_wild.split import DEFAULT_RL_RATIO, apply_base_wer, compute_records, split_by_wer, write_split
 
         asr = PocketSphinxTranscriber(lm_sentences=self.sentences)

@@ -40,7 +40,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lhotse_wild.backend import BackendUnavailable
+    from nemo_wild_eval.errors import BackendUnavailable
     from wildasr.demo import DemoConfig, is_disk_full, run_demo
     from wildasr.report import summary_lines
 

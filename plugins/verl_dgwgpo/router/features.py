@@ -88,7 +88,7 @@ def check_audio(samples: Any, sampling_rate: Any, target_rate: int = SAMPLING_RA
             f"sampling rate must be an integer in [{MIN_RATE}, {MAX_RATE}] Hz, got {sampling_rate!r}", source=what
         )
     if sr != target_rate:
-        from lhotse_wild.synth import resample
+        from wild_corpus.synth import resample
 
         x = resample(x, sr, target_rate)
     return np.asarray(x, dtype=np.float32)

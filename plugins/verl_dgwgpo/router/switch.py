@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from lhotse_wild.backend import BackendUnavailable
+from nemo_wild_eval.errors import BackendUnavailable
 from nemo_wild_eval.errors import InputError
 
 from .model import RouteResult, RouterModel

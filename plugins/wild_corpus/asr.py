@@ -1,7 +1,8 @@
-"""Base ASR behind a small protocol: what writes ``cut.custom["base_wer"]`` and gives n-best groups.
+"""Offline base ASR (pocketsphinx): what writes ``cut.custom["base_wer"]`` and gives n-best groups.
 
-``Transcriber`` is all the split (and a later HF/NeMo/vLLM model) needs: a 1-best transcript and an
-n-best list for one mono float32 waveform.
+The split needs only a 1-best transcript and an n-best list for one mono float32 waveform; it states
+that as :class:`lhotse_wild.split.Transcriber`, which ``PocketSphinxTranscriber`` satisfies (as would an
+HF/NeMo/vLLM model with the same two methods and a ``name``).
 
 ``PocketSphinxTranscriber`` uses pocketsphinx's shipped US-English acoustic model and dictionary. With
 ``lm_sentences`` it builds an in-domain trigram LM in-process (``pocketsphinx.lm.ArpaBoLM``, fixed
@@ -20,27 +21,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Sequence
 
 import numpy as np
 
-from lhotse_wild.backend import BackendUnavailable, require
-from nemo_wild_eval.errors import InputError
+from nemo_wild_eval.errors import BackendUnavailable, InputError, require
 
-__all__ = ["Transcriber", "PocketSphinxTranscriber", "to_pcm16", "get_transcriber", "ASR_BACKENDS"]
+__all__ = ["PocketSphinxTranscriber", "to_pcm16", "get_transcriber", "ASR_BACKENDS"]
 
 ASR_RATE = 16000
-
-
-@runtime_checkable
-class Transcriber(Protocol):
-    """A base ASR model: 1-best and n-best transcripts of one mono waveform."""
-
-    name: str
-
-    def transcribe(self, samples: np.ndarray, sampling_rate: int) -> str: ...
-
-    def nbest(self, samples: np.ndarray, sampling_rate: int, n: int) -> list[str]: ...
 
 
 def to_pcm16(samples: np.ndarray, sampling_rate: int, target_rate: int = ASR_RATE) -> np.ndarray:
@@ -59,7 +48,7 @@ def to_pcm16(samples: np.ndarray, sampling_rate: int, target_rate: int = ASR_RAT
     if sampling_rate <= 0:
         raise InputError(f"sampling rate must be positive, got {sampling_rate}")
     if sampling_rate != target_rate:
-        from lhotse_wild.synth import resample
+        from wild_corpus.synth import resample
 
         x = resample(x, int(sampling_rate), target_rate)
     return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
@@ -228,7 +217,7 @@ def _dist_version(dist: str) -> str:
 ASR_BACKENDS = ("pocketsphinx",)
 
 
-def get_transcriber(name: str, lm_sentences: Sequence[str] | None = None) -> Transcriber:
+def get_transcriber(name: str, lm_sentences: Sequence[str] | None = None) -> PocketSphinxTranscriber:
     """Build a transcriber by name (``pocketsphinx``); more backends plug in here."""
     if name == "pocketsphinx":
         return PocketSphinxTranscriber(lm_sentences=lm_sentences)

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from lhotse_wild.backend import BackendUnavailable, require
-from nemo_wild_eval.errors import InputError
+from nemo_wild_eval.errors import BackendUnavailable, InputError, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from lhotse import CutSet
@@ -338,7 +337,7 @@ _WORKER_ENGINE: PiperEngine | EspeakEngine | None = None
 
 def _init_worker(engine: str, threads: int) -> None:
     global _WORKER_ENGINE
-    from lhotse_wild.split import exit_with_parent
+    from wild_corpus.workers import exit_with_parent
 
     exit_with_parent()
     _WORKER_ENGINE = get_engine(engine, threads=threads)
