@@ -1,6 +1,6 @@
 """DG-WGPO reward components against hand-worked arithmetic, jiwer, and the paper's ordering.
 
-Every expected number below is worked out by hand in the comments (DESIGN.md §4 formulas, defaults
+Every expected number below is worked out by hand in the comments (docs/design.md §4.1 formulas, defaults
 tau=0.3, alpha=0.4, soft_threshold=0.5, beta=0.7, lam=0.6, rho=2, rep_k=4). No verl needed.
 """
 

@@ -76,7 +76,7 @@ def test_monotone_in_added_errors_of_one_kind_within_a_gate_side(words, kind):
 
 
 def test_known_gate_discontinuity_crossing_tau_can_raise_the_reward():
-    # A property of the mirrored gate as specified (DESIGN §4), pinned so a change is noticed:
+    # A property of the mirrored gate as specified (docs/design.md §4.1), pinned so a change is noticed:
     # N=100, hard substitutions. At 30 (WER 0.30, fine side) r_fine=0.70, r_struc=0.5*0.7+0.5=0.85,
     # r_dyn = 0.7*0.70 + 0.3*0.85 = 0.745 -> score = 0.6*0.745 + 0.4*0.70 = 0.727.
     # At 31 (WER 0.31, structure side) r_fine=0.69, r_struc=0.845, r_dyn = 0.3*0.69 + 0.7*0.845

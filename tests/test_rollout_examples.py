@@ -45,7 +45,7 @@ def test_composed_config(size, gpus, prompts):
     OmegaConf.resolve(cfg)
     assert cfg.trainer.n_gpus_per_node == gpus and cfg.trainer.nnodes == 1
     assert cfg.data.train_batch_size == prompts
-    # DESIGN §4 DAPO settings survive the composition.
+    # The DAPO settings of docs/design.md §4.5 survive the composition.
     actor = cfg.actor_rollout_ref.actor
     assert (actor.clip_ratio_low, actor.clip_ratio_high, actor.loss_agg_mode) == (0.2, 0.28, "token-mean")
     assert actor.use_kl_loss is False and cfg.algorithm.use_kl_in_reward is False

@@ -1,4 +1,4 @@
-"""The 54-scenario table (DESIGN §3): counts, anchor exclusivity, naming = application order."""
+"""The 54-scenario table (docs/design.md §3.2): counts, anchor exclusivity, naming = application order."""
 
 from collections import Counter
 from itertools import combinations

@@ -1,4 +1,4 @@
-"""``lhotse_wild``: the 54-scenario compound-degradation simulator for Lhotse (DESIGN §3).
+"""``lhotse_wild``: the 54-scenario compound-degradation simulator for Lhotse (docs/design.md §3).
 
     import lhotse_wild
     y, params = lhotse_wild.degrade(samples, 16000, "far_field_noise_dropout", severity=0.6, seed=7)

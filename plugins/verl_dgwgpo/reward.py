@@ -1,4 +1,4 @@
-"""DG-WGPO reward (DESIGN.md §4): keeps ranking failed transcripts where ``1 - WER`` saturates.
+"""DG-WGPO reward (docs/design.md §4): keeps ranking failed transcripts where ``1 - WER`` saturates.
 
 Everything is computed on word sequences from the project's single text module
 (:mod:`nemo_wild_eval.text`), so the training signal is the evaluator's WER plus shaping terms:
@@ -77,7 +77,7 @@ _IGNORED_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 @dataclass(frozen=True)
 class RewardParams:
-    """DG-WGPO hyper-parameters; defaults from DESIGN.md §4 (*paper* or *ours* as marked there)."""
+    """DG-WGPO hyper-parameters; defaults of docs/design.md §4.1 (*paper* or *ours* as marked there)."""
 
     tau: float = 0.3  # gate threshold on the rollout's own WER (paper main text; 0.5 in its appendix)
     alpha: float = 0.4  # weight of a soft substitution in R_fine (paper)
@@ -294,7 +294,7 @@ def length_integrity(hyp_len: int, ref_len: int, rho: float = 2.0) -> float:
 
 
 def _empty_ref_components(hyp_len: int, params: RewardParams) -> dict[str, Any]:
-    # DESIGN: empty reference -> 1.0 if the hypothesis is empty too, else 0.0; every component agrees.
+    # docs/design.md §4.2: empty reference -> 1.0 if the hypothesis is empty too, else 0.0; every component agrees.
     v = 1.0 if hyp_len == 0 else 0.0
     return {
         "wer": 1.0 - v,

@@ -6,7 +6,7 @@ Every reward returns the same dict (``score`` + all DG-WGPO components + ``case`
 =====================  =================================================================  ========
 name                   score                                                              range
 =====================  =================================================================  ========
-``dgwgpo``             ``lam * R_dyn + (1 - lam) * R_static`` (DESIGN.md §4)               [0, 1]
+``dgwgpo``             ``lam * R_dyn + (1 - lam) * R_static`` (docs/design.md §4)         [0, 1]
 ``dgwgpo_no_fine``     R_dyn = R_struc                                                    [0, 1]
 ``dgwgpo_no_struc``    R_dyn = R_fine                                                     [0, 1]
 ``dgwgpo_no_rep``      R_static = max(0, 1 - WER) (no collapse penalty)                   [0, 1]

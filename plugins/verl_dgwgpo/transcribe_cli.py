@@ -1,6 +1,6 @@
 """``wildasr transcribe``: NeMo manifest in, manifest with ``pred_text`` out, optionally router-switched.
 
-The user-facing inference path of DESIGN §5: each clip is scored by the router
+The user-facing inference path of docs/design.md §5.2: each clip is scored by the router
 (``--router DIR``); degraded clips are transcribed with the robust LoRA on, clean ones with the base
 weights (in-place switching, one switch per batch at most). Every output line is the input record
 plus ``pred_text``, ``routed`` (LoRA used), ``router_prob`` (P(degraded), ``null`` without a router)

@@ -1,4 +1,4 @@
-"""Environment-aware router: turn the robust LoRA on only for degraded audio (DESIGN §5).
+"""Environment-aware router: turn the robust LoRA on only for degraded audio (docs/design.md §5.2).
 
     from verl_dgwgpo.router import make_splits, train_router, evaluate_router, LoraSwitch
     splits = make_splits(clean_cuts)                     # held-out speech, scenarios, severities

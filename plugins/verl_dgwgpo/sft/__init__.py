@@ -1,4 +1,4 @@
-"""A2S-SFT: three-phase rank-8 LoRA fine-tuning of audio LLMs on verl's SFT trainer (DESIGN §5).
+"""A2S-SFT: three-phase rank-8 LoRA fine-tuning of audio LLMs on verl's SFT trainer (docs/design.md §5.1).
 
 Phase 1 adapts the acoustic side (audio tower incl. Qwen3-ASR's ``conv_out`` + the aligner) on a WER
 curriculum (≤0.30 → ≤0.50 → ≤0.70); phase 2 the LLM on the full split; phase 3 both, the acoustic
