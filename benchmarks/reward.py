@@ -226,7 +226,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    import verl_dgwgpo.reward as rw
+    import verl_dgwgpo.reward_components as rw
     from verl_dgwgpo.reward import compute_score
 
     groups = make_groups(args.groups, args.group_size, args.seed)

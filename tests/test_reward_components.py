@@ -218,7 +218,7 @@ def test_bad_hyper_parameters_fail_loudly():
 
 
 def test_components_never_raise_even_if_a_dependency_does(monkeypatch):
-    import verl_dgwgpo.reward as rw
+    import verl_dgwgpo.reward_components as rw
 
     def boom(*a, **k):
         raise RuntimeError("aligner down")

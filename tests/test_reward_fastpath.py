@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-import verl_dgwgpo.reward as rw
+import verl_dgwgpo.reward_components as rw
 from nemo_wild_eval.text import Alignment, align, substitutions_and_counts
 from verl_dgwgpo.reward import RewardParams, components, compute_score
 
@@ -35,7 +35,7 @@ def test_align_substitutions_only_equals_filtered_full_alignment():
 
 def test_lcs_equals_matches_when_the_alignment_has_no_substitution():
     """The reward skips the LCS call when the Levenshtein alignment has no substitution (proof in
-    reward._word_components); check it against rapidfuzz's own LCS."""
+    reward_components._word_components); check it against rapidfuzz's own LCS."""
     from rapidfuzz.distance import LCSseq
 
     rng = random.Random(7)

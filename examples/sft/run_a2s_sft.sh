@@ -41,9 +41,9 @@ MODEL=${1:?model}; TRAIN=${2:?train files}; OUT=${3:?output dir}; shift 3
 run_phase() {
   local phase=$1 nproc=$2; shift 2
   if [[ "$nproc" -gt 1 ]]; then
-    torchrun --standalone --nproc_per_node="$nproc" -m verl_dgwgpo.sft.trainer "examples/sft/phase$phase.yaml" "$@"
+    torchrun --standalone --nproc_per_node="$nproc" -m verl_dgwgpo.sft "examples/sft/phase$phase.yaml" "$@"
   else
-    $PY -m verl_dgwgpo.sft.trainer "examples/sft/phase$phase.yaml" "$@"
+    $PY -m verl_dgwgpo.sft "examples/sft/phase$phase.yaml" "$@"
   fi
 }
 

@@ -32,7 +32,7 @@ from nemo_wild_eval.text import (
     tokenize_many,
 )
 
-__version__ = "0.1.0"
+from nemo_wild_eval.version import __version__
 
 _LAZY = {
     "ScoreResult": "nemo_wild_eval.scorer",

@@ -231,7 +231,7 @@ class ScoreResult:
             yield out
 
     def to_dict(self) -> dict:
-        from nemo_wild_eval import __version__
+        from nemo_wild_eval.version import __version__
 
         reasons: dict[str, int] = {}
         for b in self.skipped:

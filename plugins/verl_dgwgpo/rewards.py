@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from nemo_wild_eval.errors import InputError
 
-from .reward import RewardParams, components, dgwgpo_from_components, params_from_kwargs
+from .reward_components import components, dgwgpo_from_components
+from .reward_params import RewardParams, params_from_kwargs
 
 __all__ = ["REWARDS", "score"]
 

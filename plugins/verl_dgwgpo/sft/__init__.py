@@ -9,7 +9,8 @@ the previous one through verl's ``model.lora_adapter_path``.
 - :mod:`.config`     the ``a2s`` section of a phase YAML, checked before any model is built.
 - :mod:`.data`       ``AudioSFTDataset``: verl SFT ``custom_cls`` over the rollout's ``AudioASRDataset``.
 - :mod:`.curriculum` the WER curriculum batch sampler and its per-stage report.
-- :mod:`.trainer`    ``A2SSFTTrainer`` (verl ``SFTTrainer`` + documented hooks), ``run_phase``, CLI.
+- :mod:`.trainer`    ``A2SSFTTrainer`` (verl ``SFTTrainer`` + documented hooks), ``run_phase``.
+- :mod:`.cli`        ``wildasr sft`` / ``python -m verl_dgwgpo.sft`` (also under ``torchrun -m``).
 - :mod:`.cpu`        verl's ``cpu`` platform + one-rank gloo group (tests, CPU demo, benchmark).
 - :mod:`.export`     LoRA-only and merged-weights exports, greedy transcripts to compare them.
 - :mod:`.testing`    tiny models and hand-made cut sets for tests and the benchmark.

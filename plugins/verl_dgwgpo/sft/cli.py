@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verl_dgwgpo.sft.trainer")
+    parser = argparse.ArgumentParser(prog="python -m verl_dgwgpo.sft")
     sub = parser.add_subparsers(dest="cmd", required=True)
     add_parser(sub)
     args = parser.parse_args(["sft", *(sys.argv[1:] if argv is None else argv)])

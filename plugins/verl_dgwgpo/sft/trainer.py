@@ -43,7 +43,7 @@ from nemo_wild_eval.errors import InputError
 from .config import PhaseSpec, adapter_groups, check_adapter_dir
 from .groups import GROUPS, Layout, target_regex
 
-__all__ = ["A2SSFTTrainer", "compose_config", "lora_state", "prepare_config", "run_phase", "main"]
+__all__ = ["A2SSFTTrainer", "compose_config", "lora_state", "prepare_config", "run_phase"]
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ def run_phase(cfg: Any) -> dict[str, Any]:
 
     On a CPU-only machine verl's device layer is switched to the ``cpu`` platform
     (:mod:`.cpu`), fp32, and a one-process ``gloo`` group is started; on GPUs verl runs unchanged
-    (launch with ``torchrun --nproc_per_node=N -m verl_dgwgpo.sft.trainer ...`` as for
+    (launch with ``torchrun --nproc_per_node=N -m verl_dgwgpo.sft ...`` as for
     ``verl.trainer.sft_trainer``). Every rank must call this (the adapter gather is collective).
     """
     from . import cpu
@@ -397,14 +397,3 @@ def _verl_process_group() -> Iterator[None]:
         yield
     finally:
         destroy_global_process_group()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m verl_dgwgpo.sft.trainer CONFIG.yaml [overrides]`` (same as ``wildasr sft``)."""
-    from .cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
