@@ -11,7 +11,6 @@ Both are built once under ``OUT/tiny`` and reused by a rerun (resume) of the sam
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -39,16 +38,6 @@ def tiny_model(out: Path, *, seed: int = 0, family: str = "qwen3_asr") -> Path:
     return model
 
 
-def _synth():
-    """The project's Piper synthesiser (``wild_corpus.synth``; ``lhotse_wild.synth`` before the move)."""
-    for name in ("wild_corpus.synth", "lhotse_wild.synth"):
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    raise ModuleNotFoundError("no Piper synthesiser module (wild_corpus.synth)")
-
-
 def tiny_corpus(out: Path, *, utterances: int = TINY_UTTERANCES, seed: int = 0) -> Path:
     """``OUT/tiny/rl.jsonl.gz``: Piper speech degraded by the simulator (built on first use)."""
     from lhotse import CutSet
@@ -59,7 +48,8 @@ def tiny_corpus(out: Path, *, utterances: int = TINY_UTTERANCES, seed: int = 0) 
     manifest = root / "rl.jsonl.gz"
     if manifest.is_file():
         return manifest
-    synth = _synth()
+    from wild_corpus import synth
+
     sentences = synth.load_sentences()[: max(utterances, 1) * 4]
     items = synth.plan_corpus(sentences, utterances, synth.DEFAULT_STYLES, seed)
     clean = list(synth.synthesize_corpus(items, root / "clean", progress=False))
