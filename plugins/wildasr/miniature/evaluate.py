@@ -51,6 +51,8 @@ def transcribe_cuts(cuts: Sequence[Any], model_dir: str | Path, adapter: str | P
     from verl_dgwgpo.router.hf_asr import HFAudioASR
 
     asr = HFAudioASR(model_dir, adapter, max_new_tokens=max_new_tokens, device="cpu")
+    if asr.switch is not None:
+        asr.switch.on()  # the router's switch loads with the adapter off (base weights)
     return [asr.transcribe(c.load_audio()[0], c.sampling_rate) for c in cuts]
 
 
