@@ -76,7 +76,7 @@ from pathlib import Path  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from nemo_wild_eval import text as text_mod  # noqa: E402
+from nemo_wild_eval import normalizers as text_mod  # noqa: E402
 
 WHISPER_TRICKY = [
     "", " ", "\t\n  ", "I won't go", "you can't", "let's go", "y'all ain't", "I'ma leave", "ma'am",

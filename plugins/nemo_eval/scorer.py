@@ -9,7 +9,8 @@ tables), never ``inf``.
 Hot loop (see benchmarks/scorer.py): each distinct string is normalised once
 (:func:`nemo_wild_eval.text.tokenize_many`), exact matches skip the aligner, the rest go through
 count-only :func:`nemo_wild_eval.text.edit_counts`; counts live in numpy arrays, breakdowns are
-``bincount`` sums.
+``bincount`` sums (:mod:`nemo_wild_eval.breakdowns`); the result is a
+:class:`nemo_wild_eval.result.ScoreResult`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from __future__ import annotations
 import gc
 import math
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from nemo_wild_eval.breakdowns import (
+    MISSING,
+    _group_codes,
+    _grouped_metrics,
+    _label,
+    _metrics,
+    _natural_key,
+    _ratio,
+    _severity_bins,
+)
 from nemo_wild_eval.errors import InputError
 from nemo_wild_eval.flags import (
     HALLUCINATION_FLAGS,
@@ -33,235 +42,20 @@ from nemo_wild_eval.flags import (
     compute_flags,
     find_repetition,
 )
-from nemo_wild_eval.manifest import BadLine, get_path, read_manifests
+from nemo_wild_eval.manifest import get_path, read_manifests
 from nemo_wild_eval.presets import Preset, get_preset, is_chinese_lang
+from nemo_wild_eval.result import ScoreResult
 from nemo_wild_eval.text import NORMALIZER_VERSIONS, NORMALIZERS, edit_counts, edit_counts_many, tokenize_many
 
 __all__ = ["ScoreResult", "score_manifest", "wer", "SOURCE_KEY", "MISSING"]
 
 SOURCE_KEY = "source_file"  # virtual breakdown key: the input file of each utterance
-MISSING = "(none)"
 SEVERITY_KEYS = ("global_severity", "severity", "wild.severity")
 DURATION_KEY = "duration"  # seconds (NeMo manifests): used by the char_rate hallucination flag
-ALIGNER = "rapidfuzz Levenshtein editops over tokens, unit costs (S/I/D split as jiwer 4)"
 _PARALLEL_MIN = 4000  # distinct strings before a slow normaliser is spread over processes
 _SLOW_NORMALIZERS = {"whisper_en"}
 
 
-def _natural_key(value: str):
-    if value == MISSING:
-        return (2, ())
-    parts = re.split(r"(-?\d+(?:\.\d+)?)", value)
-    key = []
-    for p in parts:
-        if not p:
-            continue
-        try:
-            key.append((0, float(p), ""))
-        except ValueError:
-            key.append((1, 0.0, p))
-    return (0 if key and key[0][0] == 0 else 1, tuple(key))
-
-
-def _label(value: Any) -> str:
-    if value is None:
-        return MISSING
-    if isinstance(value, str):
-        return value if value.strip() else "(empty)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format(value, "g")
-    if isinstance(value, (list, tuple)):
-        return "+".join(_label(v) for v in value) or "(empty)"
-    if isinstance(value, dict):
-        import json
-
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(value)
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return None if den == 0 else float(num) / float(den)
-
-
-def _metrics(sums: Mapping[str, float]) -> dict:
-    """Metric dict from summed counts (one group or the corpus)."""
-    u = int(sums["utterances"])
-    n = int(sums["ref_words"])
-    s, i, d = int(sums["substitutions"]), int(sums["insertions"]), int(sums["deletions"])
-    e = s + i + d
-    out = {
-        "utterances": u,
-        "ref_words": n,
-        "hyp_words": int(sums["hyp_words"]),
-        "correct": n - s - d,
-        "substitutions": s,
-        "insertions": i,
-        "deletions": d,
-        "errors": e,
-        "wer": _ratio(e, n),
-        "sub_rate": _ratio(s, n),
-        "ins_rate": _ratio(i, n),
-        "del_rate": _ratio(d, n),
-        "ser": _ratio(sums["utts_with_errors"], u),
-        "empty_references": int(sums["empty_references"]),
-        "empty_hypotheses": int(sums["empty_hypotheses"]),
-        "hallucinations": int(sums["hallucination"]),
-        "hallucination_rate": _ratio(sums["hallucination"], u),
-        "omissions": int(sums["omission"]),
-        "omission_rate": _ratio(sums["omission"], u),
-        "flags": {k: int(sums[k]) for k in HALLUCINATION_FLAGS + OMISSION_FLAGS},
-    }
-    return out
-
-
-@dataclass
-class ScoreResult:
-    """Everything one scoring run produced. ``to_dict()`` is what ``metrics.json`` holds.
-
-    Per-utterance counts are numpy arrays aligned with ``records`` (the input dicts, untouched):
-    ``substitutions``, ``insertions``, ``deletions``, ``ref_len`` (N), ``hyp_len`` (M); ``flags`` maps
-    each flag name (and ``hallucination``/``omission``) to a bool array.
-    """
-
-    records: list[dict]
-    refs: list[str]
-    hyps: list[str]
-    substitutions: np.ndarray
-    insertions: np.ndarray
-    deletions: np.ndarray
-    ref_len: np.ndarray
-    hyp_len: np.ndarray
-    flags: dict[str, np.ndarray]
-    repetitions: dict[int, tuple[str, ...]]
-    metrics: dict
-    breakdowns: dict[str, dict[str, dict]]
-    group_values: dict[str, list[str]]
-    severity: dict | None
-    normalizer: str
-    normalizer_version: str
-    unit: str
-    preset: str | None
-    sources: list[str]
-    formats: dict[str, str]
-    source_index: list[int]
-    lines: list[int]
-    skipped: list[BadLine]
-    thresholds: FlagThresholds
-    notes: list[str] = field(default_factory=list)
-    derived: list[dict] | None = None
-    utt_normalizers: list[str] | None = None
-    hyp_keys: dict[str, str] = field(default_factory=dict)
-    model: str | None = None
-
-    # -- convenience -------------------------------------------------------------------------
-    @property
-    def wer(self) -> float | None:
-        return self.metrics["wer"]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def breakdown(self, key: str) -> dict[str, dict]:
-        return self.breakdowns[key]
-
-    def utterance_wer(self) -> np.ndarray:
-        """Per-utterance WER; an empty reference gives 0.0 (empty output) or 1.0 (any output)."""
-        e = (self.substitutions + self.insertions + self.deletions).astype(float)
-        n = self.ref_len
-        return np.where(n > 0, e / np.maximum(n, 1), (self.hyp_len > 0).astype(float))
-
-    def utterances(self) -> Iterator[dict]:
-        """Each input record plus the per-utterance fields (NeMo's names plus raw counts and flags).
-
-        The output is always a NeMo manifest: ``text``/``pred_text``/``audio_filepath`` are added
-        when the input used other names (Voices-in-the-Wild-Bench's ``answer``/``prediction``/
-        ``audio_path``); a Qwen3-ASR raw hypothesis is kept as ``pred_text_raw`` next to the parsed
-        ``pred_text``.
-        """
-        s = self.substitutions.tolist()
-        i = self.insertions.tolist()
-        d = self.deletions.tolist()
-        n = self.ref_len.tolist()
-        m = self.hyp_len.tolist()
-        w = self.utterance_wer().tolist()
-        hall = self.flags["hallucination"].tolist()
-        omi = self.flags["omission"].tolist()
-        names = HALLUCINATION_FLAGS + OMISSION_FLAGS
-        cols = [self.flags[k] for k in names]
-        any_flag = np.logical_or(self.flags["hallucination"], self.flags["omission"]).tolist()
-        for k, rec in enumerate(self.records):
-            out = dict(rec)
-            if self.derived is not None and self.derived[k]:
-                for dk, dv in self.derived[k].items():
-                    out.setdefault(dk, dv)
-            hk = self.hyp_keys.get(self.sources[self.source_index[k]], "pred_text")
-            if "text" not in out or not isinstance(out.get("text"), str):
-                out["text"] = self.refs[k]
-            if "audio_filepath" not in out and isinstance(out.get("audio_path"), str):
-                out["audio_filepath"] = out["audio_path"]
-            raw = rec.get(hk)
-            if self.model is not None:
-                out["pred_text"] = self.hyps[k]  # the model's own transcription (replaces any old one)
-            elif raw != self.hyps[k]:
-                if hk == "pred_text" and isinstance(raw, str):
-                    out["pred_text_raw"] = raw
-                out["pred_text"] = self.hyps[k]
-            elif "pred_text" not in out:
-                out["pred_text"] = self.hyps[k]
-            nk = n[k]
-            out["wer"] = w[k]
-            out["tokens"] = nk
-            out["ins_rate"] = i[k] / nk if nk else float(m[k] > 0)
-            out["del_rate"] = d[k] / nk if nk else 0.0
-            out["sub_rate"] = s[k] / nk if nk else 0.0
-            out["substitutions"] = s[k]
-            out["insertions"] = i[k]
-            out["deletions"] = d[k]
-            out["correct"] = nk - s[k] - d[k]
-            out["hyp_tokens"] = m[k]
-            out["hallucination"] = hall[k]
-            out["omission"] = omi[k]
-            out["flags"] = [name for name, col in zip(names, cols) if col[k]] if any_flag[k] else []
-            if k in self.repetitions:
-                out["repeated_ngram"] = " ".join(self.repetitions[k])
-            if self.utt_normalizers is not None:
-                out["normalizer"] = self.utt_normalizers[k]
-            yield out
-
-    def to_dict(self) -> dict:
-        from nemo_wild_eval.version import __version__
-
-        reasons: dict[str, int] = {}
-        for b in self.skipped:
-            r = b.reason.split(" (")[0]
-            reasons[r] = reasons.get(r, 0) + 1
-        out = {
-            "schema": "nemo_wild_eval.metrics/1",
-            "tool": {"name": "nemo_wild_eval", "version": __version__},
-            "sources": self.sources,
-            "formats": self.formats,
-            "model": self.model,
-            "preset": self.preset,
-            "normalizer": self.normalizer,
-            "normalizer_version": self.normalizer_version,
-            "unit": self.unit,
-            "aligner": ALIGNER,
-        }
-        out.update(self.metrics)
-        out["skipped_lines"] = len(self.skipped)
-        out["skipped_by_reason"] = reasons
-        out["empty_references_skipped"] = sum(1 for b in self.skipped if b.reason.startswith("empty reference"))
-        out["skipped"] = [b.to_dict() for b in self.skipped]
-        out["thresholds"] = self.thresholds.to_dict()
-        out["breakdowns"] = self.breakdowns
-        out["severity"] = self.severity
-        out["notes"] = self.notes
-        return out
-
-
-# -------------------------------------------------------------------------------------------------
 def _prefill(normalizer: str, strings: list[str], jobs: int | None, cache: dict, progress: bool) -> None:
     """Normalise the distinct strings of a slow normaliser up front: in ``jobs`` processes when asked
     (``None`` = up to 8 on big inputs), with a progress bar on big inputs."""
@@ -301,7 +95,7 @@ def _prefill(normalizer: str, strings: list[str], jobs: int | None, cache: dict,
 
 
 def _auto_normalizer(rec: Mapping[str, Any], ref: str, derived: Mapping[str, Any] | None) -> str:
-    from nemo_wild_eval.text import _is_cjk
+    from nemo_wild_eval.normalizers import _is_cjk
 
     for key in ("lang", "language", "locale"):
         v = rec.get(key)
@@ -343,69 +137,6 @@ def _count(
             if g is not None:
                 reps[k] = g
     return S, I, D, reps
-
-
-def _group_codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    index: dict[str, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
-    return codes, list(index)
-
-
-def _grouped_metrics(codes: np.ndarray, labels: list[str], cols: Mapping[str, np.ndarray]) -> dict[str, dict]:
-    g = len(labels)
-    sums = {name: np.bincount(codes, weights=col, minlength=g) for name, col in cols.items()}
-    order = sorted(range(g), key=lambda j: _natural_key(labels[j]))
-    return {labels[j]: _metrics({name: arr[j] for name, arr in sums.items()}) for j in order}
-
-
-def _severity_bins(values: list[Any]) -> tuple[list[str] | None, list[dict]]:
-    """Per-utterance bin labels and bin descriptions for a severity column, or (None, [])."""
-    nums: list[float | None] = []
-    present = 0
-    numeric = 0
-    for v in values:
-        if v is None:
-            nums.append(None)
-            continue
-        present += 1
-        if isinstance(v, bool):
-            nums.append(None)
-            continue
-        try:
-            x = float(v)
-            if math.isfinite(x):
-                nums.append(x)
-                numeric += 1
-                continue
-        except (TypeError, ValueError):
-            pass
-        nums.append(None)
-    if present == 0:
-        return None, []
-    if numeric < present / 2:  # categorical severity ("low"/"high"): one bin per value
-        labels = [_label(v) for v in values]
-        uniq = sorted(set(labels) - {MISSING}, key=_natural_key)
-        return labels, [{"label": u, "lo": None, "hi": None, "center": None} for u in uniq]
-    finite = sorted({x for x in nums if x is not None})
-    if len(finite) <= 10:
-        lab = {x: format(x, "g") for x in finite}
-        labels = [lab[x] if x is not None else MISSING for x in nums]
-        return labels, [{"label": lab[x], "lo": x, "hi": x, "center": x} for x in finite]
-    lo, hi = finite[0], finite[-1]
-    nb = 5
-    width = (hi - lo) / nb
-    bins = []
-    for b in range(nb):
-        a, z = lo + b * width, (lo + (b + 1) * width if b < nb - 1 else hi)
-        bins.append({"label": f"{a:.3g}-{z:.3g}", "lo": a, "hi": z, "center": (a + z) / 2})
-    labels = []
-    for x in nums:
-        if x is None:
-            labels.append(MISSING)
-        else:
-            b = min(nb - 1, int((x - lo) / width)) if width > 0 else 0
-            labels.append(bins[b]["label"])
-    return labels, bins
 
 
 def wer(

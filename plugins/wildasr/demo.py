@@ -234,63 +234,14 @@ class Demo:
                 "params_version": getattr(core, "PARAMS_VERSION", None)}
 
     def run_wild(self) -> dict:
-        from lhotse import CutSet
-        from tqdm.auto import tqdm
+        from wildasr.demo_wild import simulate_wild
 
         lw, why = _probe("lhotse_wild", ("SCENARIOS", "degrade_cut", "write_degraded", "NoiseBank", "sample_severity"))
         if lw is None:
             self.missing("wild", f"simulator: {why}")
             return {"status": "missing"}
-        clean = list(self.clean_cuts())
-        names = list(lw.SCENARIOS)
-        total = len(names) * self.cfg.per_scenario
-        wdir = self.out / "wild"
-        wdir.mkdir(parents=True, exist_ok=True)
-        journal = wdir / "journal.jsonl"
-        done = _read_journal(journal)
-        bank = lw.NoiseBank(babble_cuts=clean[:500])
-        bar = tqdm(total=total, initial=sum(1 for k in range(total) if _wild_id(clean, k) in done),
-                   desc="simulate", unit="cut", disable=not self.cfg.progress)
-        with journal.open("a", encoding="utf-8") as fh:
-            for k in range(total):
-                src = clean[k % len(clean)]
-                wid = _wild_id(clean, k)
-                if wid in done:
-                    continue
-                rng = np.random.default_rng([self.cfg.seed, 2, k])
-                severity = float(lw.sample_severity("linear", rng))
-                clip_seed = int(rng.integers(0, 2**31 - 1))
-                new = lw.degrade_cut(src, names[k % len(names)], severity, clip_seed, noise_source=bank,
-                                     suffix=wid[len(src.id):], sampler="linear")
-                final = lw.write_degraded(new, new.load_audio(), wdir / "audio", "flac")
-                d = final.to_dict()
-                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
-                fh.flush()
-                done[wid] = d
-                bar.update(1)
-        bar.close()
-        cuts = CutSet.from_dicts([done[_wild_id(clean, k)] for k in range(total)])
-        cuts.to_file(wdir / ".tmp-cuts.jsonl.gz")
-        os.replace(wdir / ".tmp-cuts.jsonl.gz", wdir / "cuts.jsonl.gz")
-        per_scn: dict[str, int] = {n: 0 for n in names}
-        per_n: dict[str, int] = {}
-        sev = []
-        for c in cuts:
-            w = c.custom["wild"]
-            per_scn[w["scenario"]] += 1
-            per_n[str(len(w["effects"]))] = per_n.get(str(len(w["effects"])), 0) + 1
-            sev.append(w["severity"])
-        return {
-            "cuts": len(cuts),
-            "scenarios_total": len(names),
-            "scenarios_present": sum(1 for v in per_scn.values() if v > 0),
-            "per_scenario": per_scn,
-            "by_num_effects": dict(sorted(per_n.items())),
-            "sampler": "linear",
-            "severity": {"min": float(np.min(sev)), "mean": float(np.mean(sev)), "max": float(np.max(sev))},
-            "params_version": cuts[0].custom["wild"]["version"],
-            "manifest": self.rel(wdir / "cuts.jsonl.gz"),
-        }
+        return simulate_wild(lw, self.clean_cuts(), self.out / "wild", self.rel, per_scenario=self.cfg.per_scenario,
+                             seed=self.cfg.seed, progress=self.cfg.progress)
 
     def wild_cuts(self):
         from lhotse import CutSet
@@ -304,52 +255,12 @@ class Demo:
                 "lm": _fp(self.sentences), "asr": "pocketsphinx"}
 
     def run_asr(self) -> dict:
-        from lhotse import CutSet
+        from wildasr.demo_asr import score_and_split
 
-        from wild_corpus.asr import PocketSphinxTranscriber
-        from lhotse_wild.split import DEFAULT_RL_RATIO, apply_base_wer, compute_records, split_by_wer, write_split
-
-        asr = PocketSphinxTranscriber(lm_sentences=self.sentences)
-        clean = list(self.clean_cuts())
-        wild_set = self.wild_cuts()
-        wild = list(wild_set) if wild_set is not None else []
-        if not wild:
-            self.missing("asr", "no wild corpus (stage `wild` did not run): clean audio only")
-        adir = self.out / "asr"
-        adir.mkdir(parents=True, exist_ok=True)
-        recs = compute_records(clean + wild, asr, "whisper_en", nbest=self.cfg.nbest,
-                               cache=adir / "base_wer_cache.jsonl", workers=self.cfg.workers,
-                               progress=self.cfg.progress, desc="pocketsphinx")
-        clean_s = CutSet.from_cuts(apply_base_wer(c, recs[c.id]) for c in clean)
-        clean_s.to_file(adir / "clean_scored.jsonl.gz")
-        out: dict[str, Any] = {"asr": asr.name, "oov_words": asr.oov_words, "normalizer": "whisper_en",
-                               "nbest": self.cfg.nbest,
-                               "clean_manifest": self.rel(adir / "clean_scored.jsonl.gz")}
-        manifest = adir / "manifest.jsonl"
-        with manifest.open("w", encoding="utf-8") as fh:
-            for c in clean + wild:
-                fh.write(json.dumps(_nemo_record(c, recs[c.id]), ensure_ascii=False) + "\n")
-        with (adir / "nbest.jsonl").open("w", encoding="utf-8") as fh:
-            for c in clean + wild:
-                r = recs[c.id]
-                fh.write(json.dumps({"cut_id": c.id, "condition": "wild" if "wild" in (c.custom or {}) else "clean",
-                                     "text": c.supervisions[0].text, "base_wer": r["wer"], "nbest": r["nbest"]},
-                                    ensure_ascii=False) + "\n")
-        out["nemo_manifest"] = self.rel(manifest)
-        out["nbest_groups"] = self.rel(adir / "nbest.jsonl")
-        out["clean_wer"] = _corpus_wer(recs[c.id] for c in clean)
-        if wild:
-            wild_s = CutSet.from_cuts(apply_base_wer(c, recs[c.id]) for c in wild)
-            wild_s.to_file(adir / "wild_scored.jsonl.gz")
-            out["wild_manifest"] = self.rel(adir / "wild_scored.jsonl.gz")
-            out["wild_wer"] = _corpus_wer(recs[c.id] for c in wild)
-            rl_ratio = self.cfg.rl_ratio if self.cfg.rl_ratio is not None else DEFAULT_RL_RATIO
-            res = split_by_wer(wild_s, rl_ratio=rl_ratio, seed=self.cfg.seed)
-            paths = write_split(res, self.out / "split")
-            out["split"] = res.summary()
-            out["split_table"] = res.table()
-            out["split_files"] = {k: self.rel(v) for k, v in paths.items()}
-        return out
+        return score_and_split(self.clean_cuts, self.wild_cuts, self.out / "asr", self.out / "split", self.rel,
+                               lambda what: self.missing("asr", what), sentences=self.sentences,
+                               nbest=self.cfg.nbest, workers=self.cfg.workers, progress=self.cfg.progress,
+                               rl_ratio=self.cfg.rl_ratio, seed=self.cfg.seed)
 
     # ------------------------------------------------------------------ 4. scores
     def run_scores(self) -> dict:
@@ -358,57 +269,9 @@ class Demo:
         if ne is None or plots_mod is None:
             self.missing("scores", f"scorer: {why or why_plots}")
             return {"status": "missing"}
-        manifest = self.out / "asr" / "manifest.jsonl"
-        records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-        for r in records:  # fixed 0.2-wide severity bands (centre value), so every run bins alike
-            r["severity_band"] = _severity_band(r.get("severity"))
-        sdir = self.out / "scores"
-        res = ne.score_manifest(records, normalizer="whisper_en",
-                                by=["condition", "num_effects", "scenario", "voice"], severity_key="severity_band")
-        written = ne.write_report(res, sdir)
-        plots = {k: self.rel(v) for k, v in written.items() if str(v).endswith(".png")}
-        summary: dict[str, Any] = {
-            "overall": _pick(res.metrics),
-            "by_condition": {k: _pick(v) for k, v in res.breakdowns.get("condition", {}).items()},
-            "by_num_effects": {k: _pick(v) for k, v in res.breakdowns.get("num_effects", {}).items()},
-            "by_scenario": {k: _pick(v) for k, v in res.breakdowns.get("scenario", {}).items()},
-            "by_voice": {k: _pick(v) for k, v in res.breakdowns.get("voice", {}).items()},
-            "severity": [{"label": _band_label(b.get("center")), "center": b.get("center"), **_pick(b)}
-                         for b in (res.severity or {}).get("bins", [])],
-            "normalizer_version": res.normalizer_version,
-            "report": self.rel(written["report"]),
-            "metrics": self.rel(written["metrics"]),
-            "manifest": self.rel(written["manifest"]),
-        }
-        # WER by effect: every wild utterance counts once for each effect it contains.
-        exploded = [dict(r, effect=e) for r in records if r["condition"] == "wild"
-                    for e in r["effects"].split("+")]
-        if exploded:
-            res_e = ne.score_manifest(exploded, normalizer="whisper_en", by=["effect"])
-            by_effect = res_e.breakdowns["effect"]
-            summary["by_effect"] = {k: _pick(v) for k, v in by_effect.items()}
-            p = plots_mod.plot_wer_by_condition(by_effect, sdir / "wer_by_effect.png", key="effect",
-                                                title="WER by effect (wild utterances that contain it)")
-            plots["wer_by:effect"] = self.rel(p)
-        cond = summary["by_condition"]
-        labels, values, counts = [], [], []
-        for c in ("clean", "wild"):
-            if c in cond:
-                for metric, name in (("hallucination_rate", "hallucination"), ("omission_rate", "omission")):
-                    labels.append(f"{c} {name}")
-                    values.append(cond[c][metric])
-                    counts.append(cond[c]["utterances"])
-        if labels:
-            p = plots_mod.plot_bars(labels, values, sdir / "hallucination_omission.png",
-                                    title="Hallucination and omission: clean vs wild", ylabel="% of utterances",
-                                    counts=counts)
-            plots["hallucination_omission"] = self.rel(p)
-        summary["plots"] = plots
-        scen = [(k, v) for k, v in summary["by_scenario"].items() if k != "clean" and v["wer"] is not None]
-        scen.sort(key=lambda kv: -kv[1]["wer"])
-        summary["hardest_scenarios"] = [{"scenario": k, **v} for k, v in scen[:5]]
-        summary["easiest_scenarios"] = [{"scenario": k, **v} for k, v in scen[::-1][:5]]
-        return summary
+        from wildasr.demo_scores import score_stage
+
+        return score_stage(ne, plots_mod, self.out / "asr" / "manifest.jsonl", self.out / "scores", self.rel)
 
     # ------------------------------------------------------------------ 5. rewards
     def _reward_libs(self) -> tuple[Any, Any, str | None]:
@@ -504,85 +367,6 @@ class Demo:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _wild_id(clean: list, k: int) -> str:
-    return f"{clean[k % len(clean)].id}_wild{k:04d}"
-
-
-def _read_journal(path: Path) -> dict[str, dict]:
-    """Cut dicts already written; a torn last line (killed run) is dropped and the file repaired."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    good = 0
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                d = json.loads(raw)
-            except json.JSONDecodeError:
-                break
-            done[d["id"]] = d
-            good += len(raw)
-    if good != path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good)
-    return done
-
-
-def _nemo_record(cut, rec: dict) -> dict:
-    """One NeMo manifest line: audio, reference, hypothesis and the metadata the breakdowns use."""
-    wild = (cut.custom or {}).get("wild")
-    tts = (cut.custom or {}).get("tts") or {}
-    src = cut.recording.sources[0].source if cut.has_recording else None
-    return {
-        "audio_filepath": src,
-        "duration": round(cut.duration, 3),
-        "text": " ".join(s.text for s in cut.supervisions),
-        "pred_text": rec["hyp"],
-        "cut_id": cut.id,
-        "condition": "wild" if wild else "clean",
-        "scenario": wild["scenario"] if wild else "clean",
-        "effects": "+".join(wild["effects"]) if wild else "",
-        "num_effects": len(wild["effects"]) if wild else 0,
-        "severity": wild["severity"] if wild else None,
-        "voice": tts.get("style"),  # degraded cuts keep the clean cut's custom["tts"]
-        "base_wer": rec["wer"],
-    }
-
-
-SEVERITY_BAND = 0.2
-
-
-def _severity_band(severity: float | None) -> float | None:
-    """Centre of the fixed band ``[k*0.2, (k+1)*0.2)`` holding ``severity`` (1.0 goes to the last band)."""
-    if severity is None:
-        return None
-    k = min(int(float(severity) / SEVERITY_BAND), int(round(1 / SEVERITY_BAND)) - 1)
-    return round((k + 0.5) * SEVERITY_BAND, 3)
-
-
-def _band_label(center: float | None) -> str:
-    if center is None:
-        return "?"
-    return f"{center - SEVERITY_BAND / 2:.1f}–{center + SEVERITY_BAND / 2:.1f}"
-
-
-def _corpus_wer(recs) -> float | None:
-    e = n = 0
-    for r in recs:
-        e += r["errors"]
-        n += r["ref_len"]
-    return e / n if n else None
-
-
-_PICK = ("utterances", "ref_words", "wer", "sub_rate", "ins_rate", "del_rate", "hallucination_rate", "omission_rate")
-
-
-def _pick(m: dict) -> dict:
-    return {k: m.get(k) for k in _PICK}
 
 
 def _module_stamp(module: str) -> str | None:
