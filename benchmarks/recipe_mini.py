@@ -92,7 +92,7 @@ class Recipe:
 
     # -- 1. corpus -------------------------------------------------------------------------
     def run_corpus(self) -> dict:
-        from lhotse_wild.synth import DEFAULT_STYLES, SynthItem, _text_tag, synthesize_corpus
+        from wild_corpus.synth import DEFAULT_STYLES, SynthItem, _text_tag, synthesize_corpus
 
         from wildasr.miniature.grammar import VOCABULARY, split_sentences
 
