@@ -90,9 +90,8 @@ def audiomentations_chain(effects, v, ir_dir):
             parts.append(A.AddColorNoise(min_snr_db=snr, max_snr_db=snr, min_f_decay=-3.01, max_f_decay=-3.01, p=1.0))
         elif e == "far_field":
             f = v["far_field"]
+            # the band RIR carries the room's colour (RT60 and level per frequency); no extra filter
             parts += [A.ApplyImpulseResponse(ir_path=str(ir_dir), p=1.0),
-                      A.LowPassFilter(min_cutoff_freq=f["lowpass_hz"], max_cutoff_freq=f["lowpass_hz"],
-                                      min_rolloff=24, max_rolloff=24, zero_phase=True, p=1.0),
                       A.Gain(min_gain_db=f["gain_db"], max_gain_db=f["gain_db"], p=1.0)]
         elif e == "obstructed":
             for fc in v["obstructed"]["cutoffs_hz"]:
@@ -125,7 +124,7 @@ def pedalboard_chain(effects, v, rir):
         if e == "far_field":
             f = v["far_field"]
             parts += [pb.Convolution(rir.reshape(-1, 1).astype(np.float32), sample_rate=SR),
-                      pb.LowpassFilter(cutoff_frequency_hz=f["lowpass_hz"]), pb.Gain(gain_db=f["gain_db"])]
+                      pb.Gain(gain_db=f["gain_db"])]
         elif e == "strong_echo":
             d = v["strong_echo"]
             parts.append(pb.Delay(delay_seconds=d["delays_ms"][0] / 1000, feedback=10 ** (d["gains_db"][0] / 20) / 2,
@@ -205,7 +204,8 @@ def main() -> None:
             ir = None
             if "far_field" in v:
                 f = v["far_field"]
-                ir = P.parametric_rir(SR, f["rt60_s"], f["drr_db"], f["rir_seed"], f["predelay_ms"] / 1000)
+                ir = P.band_rir(SR, f["rt60_s"], f["drr_db"], f["rir_seed"], f["bass_ratio"], f["treble_ratio"],
+                                f["predelay_ms"] / 1000)
                 ir_dir = Path(tmp) / f"{name}{'-fixed' if fixed_rir else ''}"
                 ir_dir.mkdir()
                 sf.write(ir_dir / "rir.wav", ir, SR, subtype="FLOAT")

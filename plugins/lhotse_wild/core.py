@@ -26,7 +26,9 @@ from nemo_wild_eval.errors import InputError
 
 # -2: far_field, obstructed, recording filters as FFT products; -3: FFT sizes from fast_len;
 # -4: FFTW, runs of linear effects fused in one spectrum (lhotse_wild.spectral), noise drawn as spectra
-PARAMS_VERSION = "lhotse_wild-4"
+# -5: far_field's room with RT60 and level per frequency and the direct path's air (no fixed low-pass);
+#     recording's telephone-like hard end, AGC and optional codec
+PARAMS_VERSION = "lhotse_wild-5"
 PEAK_CEILING = 0.999
 MIN_RATE, MAX_RATE = 8000, 192000
 MIN_DURATION_S = 0.1

@@ -37,10 +37,14 @@ class ParamSpec:
 #: severity-driven parameters: effect -> name -> (easy, hard). *ours* unless DESIGN says *paper*.
 SPECS: dict[str, dict[str, ParamSpec]] = {
     "noise": {"snr_db": ParamSpec(20.0, -5.0)},
+    # RT60 of the mid band (500 Hz-1 kHz) from a furnished small room to a hall; the walls' RT60 ratios
+    # at 125 Hz / 4 kHz and the direct path's air (ISO 9613-1) darken it further: lhotse_wild.acoustics
     "far_field": {
         "rt60_s": ParamSpec(0.2, 1.5),
         "drr_db": ParamSpec(8.0, -4.0),
-        "lowpass_hz": ParamSpec(7000.0, 2500.0),
+        "bass_ratio": ParamSpec(1.05, 1.4),
+        "treble_ratio": ParamSpec(0.95, 0.7),
+        "distance_m": ParamSpec(1.0, 12.0),
         "gain_db": ParamSpec(0.0, -25.0),
     },
     "strong_echo": {
@@ -53,11 +57,14 @@ SPECS: dict[str, dict[str, ParamSpec]] = {
         "passes": ParamSpec(1, 4, integer=True),
         "cutoff_hz": ParamSpec(4000.0, 800.0),
     },
+    # the hard end is a narrowband telephone channel: 8 kHz sampling, 300-3400 Hz (ITU-T G.712-like),
+    # a cheap capsule's resonance, and an AGC that lifts pauses by up to agc_max_gain_db
     "recording": {
-        "rate_hz": ParamSpec(16000.0, 4000.0),
-        "highpass_hz": ParamSpec(60.0, 400.0),
-        "lowpass_hz": ParamSpec(7500.0, 3000.0),
+        "rate_hz": ParamSpec(16000.0, 8000.0),
+        "highpass_hz": ParamSpec(60.0, 300.0),
+        "lowpass_hz": ParamSpec(7500.0, 3400.0),
         "eq_gain_db": ParamSpec(0.0, 9.0),
+        "agc_max_gain_db": ParamSpec(0.0, 20.0),
     },
     "distortion": {"drive_db": ParamSpec(0.0, 30.0)},
     "dropout": {
@@ -74,10 +81,13 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "babble_talkers": [3, 6],  # inclusive range, uniform
         "babble_gain_db": 3.0,  # per-talker level spread ±
     },
-    "far_field": {"predelay_ms": 2.0, "lowpass_order": 4},
+    "far_field": {"predelay_ms": 2.0},
     "strong_echo": {"tap_spread": 0.03},  # later taps at k·delay·(1 ± spread)
     "obstructed": {"order": 2, "cutoff_spread": 0.05},
-    "recording": {"resampler": "fft", "rate_step_hz": 1000, "eq_freq_hz": [800.0, 3000.0], "eq_q": 2.0, "order": 4},
+    "recording": {"resampler": "fft", "rate_step_hz": 1000, "eq_freq_hz": [1500.0, 4000.0], "eq_q": 2.0, "order": 4,
+                  "agc_target_dbfs": -20.0, "agc_attack_ms": 10.0, "agc_release_ms": 500.0,
+                  # "gsm" / "mp3" (pedalboard): real codec artefacts, opt-in (~370-500x realtime alone)
+                  "codec": "none"},
     "distortion": {"hard_prob": 0.5},
     "dropout": {"repeat_prob": 0.25, "frame_ms": P.FRAME_MS},
 }
@@ -154,7 +164,7 @@ def load_config(config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]
                         raise InputError(f"{where} must be a list of {len(default)} numbers", source=source)
                     cfg[key][name] = list(v)
                 elif isinstance(default, str):
-                    allowed = P.RESAMPLERS if name == "resampler" else (default,)
+                    allowed = {"resampler": P.RESAMPLERS, "codec": P.CODECS}.get(name, (default,))
                     if v not in allowed:
                         raise InputError(f"{where} must be one of {allowed}, got {v!r}", source=source)
                     cfg[key][name] = v
@@ -172,10 +182,10 @@ def load_config(config: Mapping[str, Any] | str | Path | None) -> dict[str, Any]
 #: random slots of each effect, in a fixed order (append only: changing it changes every draw).
 SLOTS: dict[str, tuple[str, ...]] = {
     "noise": ("snr_db", "kind", "noise_seed", "pick_seed"),
-    "far_field": ("rt60_s", "drr_db", "lowpass_hz", "gain_db", "rir_seed"),
+    "far_field": ("rt60_s", "drr_db", "bass_ratio", "gain_db", "rir_seed", "treble_ratio", "distance_m"),
     "strong_echo": ("taps", "delay_ms", "gain_db", "tap_decay_db", *(f"tap_spread{k}" for k in range(8))),
     "obstructed": ("passes", "cutoff_hz", *(f"cutoff_spread{k}" for k in range(16))),
-    "recording": ("rate_hz", "highpass_hz", "lowpass_hz", "eq_gain_db", "eq_freq_hz"),
+    "recording": ("rate_hz", "highpass_hz", "lowpass_hz", "eq_gain_db", "eq_freq_hz", "agc_max_gain_db"),
     "distortion": ("drive_db", "mode"),
     "dropout": ("loss_rate", "burst_frames", "chain_seed"),
 }
@@ -251,9 +261,8 @@ def resolve_effect(
     elif effect == "far_field":
         step.update(
             rt60_s=R.value("rt60_s"), drr_db=R.value("drr_db"), rir_seed=R.subseed("rir_seed"),
-            predelay_ms=float(ecfg["predelay_ms"]),
-            lowpass_hz=_r(min(R.value("lowpass_hz"), top)), lowpass_order=int(ecfg["lowpass_order"]),
-            gain_db=R.value("gain_db"),
+            predelay_ms=float(ecfg["predelay_ms"]), bass_ratio=R.value("bass_ratio"),
+            treble_ratio=R.value("treble_ratio"), distance_m=R.value("distance_m"), gain_db=R.value("gain_db"),
         )
     elif effect == "strong_echo":
         taps = max(1, R.value("taps"))
@@ -271,7 +280,7 @@ def resolve_effect(
         q = int(ecfg["rate_step_hz"])
         rate = int(round(R.value("rate_hz") / q) * q)
         rate = min(max(rate, 2000), sr)
-        band_top = 0.45 * min(sr, rate)
+        band_top = 0.45 * min(sr, rate) if rate < sr else 0.45 * sr  # 3400 Hz fits under 8 kHz's 3600
         lp = min(R.value("lowpass_hz"), band_top)
         hp = min(R.value("highpass_hz"), 0.5 * lp)
         lo_f, hi_f = ecfg["eq_freq_hz"]
@@ -279,6 +288,9 @@ def resolve_effect(
         step.update(
             rate_hz=rate, resampler=str(ecfg["resampler"]), highpass_hz=_r(hp), lowpass_hz=_r(lp), order=int(ecfg["order"]),
             eq_freq_hz=_r(min(eq_f, 0.8 * lp)), eq_gain_db=R.value("eq_gain_db"), eq_q=float(ecfg["eq_q"]),
+            agc_max_gain_db=R.value("agc_max_gain_db"), agc_target_dbfs=float(ecfg["agc_target_dbfs"]),
+            agc_attack_ms=float(ecfg["agc_attack_ms"]), agc_release_ms=float(ecfg["agc_release_ms"]),
+            codec=str(ecfg["codec"]), codec_quality=_r(9.0 * severity),
         )
     elif effect == "distortion":
         step["drive_db"] = R.value("drive_db")
@@ -322,9 +334,9 @@ def _resolve_noise(R: _Resolver, sr: int, num_samples: int, bank: Any, exclude_c
 # What a step's recorded values mean, in one place for both renderings (step by step here, fused runs
 # in lhotse_wild.spectral).
 def step_rir(step: Mapping[str, Any], sr: int) -> np.ndarray:
-    """The far_field step's RIR (cached)."""
-    return P.parametric_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
-                            float(step["predelay_ms"]) / 1000.0)
+    """The far_field step's RIR (cached): RT60 and reverberant level per frequency (P.band_rir)."""
+    return P.band_rir(sr, float(step["rt60_s"]), float(step["drr_db"]), int(step["rir_seed"]),
+                      float(step["bass_ratio"]), float(step["treble_ratio"]), float(step["predelay_ms"]) / 1000.0)
 
 
 def step_cutoffs(step: Mapping[str, Any]) -> list[float]:
@@ -338,6 +350,15 @@ def step_device(step: Mapping[str, Any]) -> tuple:
             float(step["eq_freq_hz"]), float(step["eq_gain_db"]), float(step["eq_q"]))
 
 
+def device_after(y: np.ndarray, sr: int, step: Mapping[str, Any]) -> np.ndarray:
+    """The recording step's time-domain stages after its filters: AGC, then the codec (a phone's order)."""
+    y = P.agc(y, sr, float(step["agc_target_dbfs"]), float(step["agc_max_gain_db"]),
+              float(step["agc_attack_ms"]), float(step["agc_release_ms"]))
+    if step["codec"] != "none":
+        y = P.codec(y, sr, str(step["codec"]), mp3_vbr_quality=float(step["codec_quality"]))
+    return y
+
+
 def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise_bank: Any = None) -> np.ndarray:
     """Apply one resolved effect to ``(channels, samples)`` float32 audio."""
     sr = int(sampling_rate)
@@ -347,10 +368,10 @@ def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise
             noise = render_noise(step["source"], x.shape, sr, noise_bank)
             return P.add_noise(x, noise, float(step["snr_db"]))
         if effect == "far_field":
-            # reverb → low-pass as ONE FFT product (both LTI), rescaled to the input RMS, so the level
-            # drop is exactly gain_db
-            return P.reverberate_lowpass(x, sr, step_rir(step, sr), float(step["lowpass_hz"]),
-                                         order=int(step["lowpass_order"]), gain_db=float(step["gain_db"]))
+            # reverb with the direct path's air absorption as ONE FFT product, rescaled to the input RMS,
+            # so the level drop is exactly gain_db
+            return P.reverberate_room(x, sr, step_rir(step, sr), float(step["distance_m"]),
+                                      gain_db=float(step["gain_db"]))
         if effect == "strong_echo":
             return P.echo(x, sr, [d / 1000.0 for d in step["delays_ms"]], step["gains_db"])
         if effect == "obstructed":
@@ -359,11 +380,14 @@ def apply_step(x: np.ndarray, sampling_rate: int, step: Mapping[str, Any], noise
         if effect == "recording":
             rate, band, order, eq_freq, eq_gain, eq_q = step_device(step)
             if step["resampler"] == "fft":  # the three linear zero-phase stages as one FFT pass
-                return P.device_chain(x, sr, rate, band, order, eq_freq, eq_gain, eq_q)
-            y = P.resample_roundtrip(x, sr, rate, method=str(step["resampler"]))
-            # band-pass and EQ stacked into one zero-phase pass over the signal
-            sos = np.concatenate([P.butter_sos(sr, "bandpass", band, order), P.peaking_sos(sr, eq_freq, eq_gain, eq_q)])
-            return P.sos_filter(y, sos)
+                y = P.device_chain(x, sr, rate, band, order, eq_freq, eq_gain, eq_q)
+            else:
+                y = P.resample_roundtrip(x, sr, rate, method=str(step["resampler"]))
+                # band-pass and EQ stacked into one zero-phase pass over the signal
+                sos = np.concatenate([P.butter_sos(sr, "bandpass", band, order),
+                                      P.peaking_sos(sr, eq_freq, eq_gain, eq_q)])
+                y = P.sos_filter(y, sos)
+            return device_after(y, sr, step)
         if effect == "distortion":
             return P.distort(x, float(step["drive_db"]), str(step["mode"]))
         if effect == "dropout":

@@ -35,10 +35,12 @@ from lhotse_wild.filters import (  # noqa: F401
     sos_filter, butter_sos, peaking_sos, peaking_eq,
 )
 from lhotse_wild.room import (  # noqa: F401
-    echo, parametric_rir, estimate_rt60, reverberate, reverberate_lowpass, rir_lowpass_response, lowpass_rir,
+    echo, parametric_rir, band_rir, estimate_rt60, band_rt60_estimates, drr_db, reverberate, reverberate_lowpass,
+    reverberate_room, room_response, rir_lowpass_response, lowpass_rir,
 )
 from lhotse_wild.device import (  # noqa: F401
-    RESAMPLERS, resample_roundtrip, device_chain, device_top, device_response, distort, change_loudness,
+    RESAMPLERS, CODECS, AGC_FRAME_MS, resample_roundtrip, device_chain, device_top, device_response, distort,
+    change_loudness, agc, codec,
 )
 from lhotse_wild.losses import (  # noqa: F401
     frame_length, num_frames, loss_runs, loss_pattern, frame_dropout, frame_dropout_runs,
