@@ -60,7 +60,7 @@ def train_and_evaluate(router_mod: Any, clean_cuts: Any, wild_cuts: Any, out: Pa
     notes = [f"{train_m['parameters']:,} parameters, {train_m['steps']} steps ({train_m['train_seconds']:.0f} s) on "
              f"{train_m['n_clean']} clean + {train_m['n_degraded']} degraded training clips; split "
              f"{splits.summary()}."]
-    return {
+    summary = {
         "status": "ok",
         "accuracy": ev["accuracy"],
         "balanced_accuracy": ev["balanced_accuracy"],
@@ -75,3 +75,18 @@ def train_and_evaluate(router_mod: Any, clean_cuts: Any, wild_cuts: Any, out: Pa
         "plots": plots,
         "files": {**files, **{f"plot: {k}": v for k, v in plots.items()}},
     }
+    return _with_other_simulators(summary, model, splits.test_clean, out, rel, seed)
+
+
+def _with_other_simulators(summary: dict, model: Any, clean: Any, out: Path, rel: Callable[[Path], str],
+                           seed: int) -> dict:
+    """The cross-simulator check (verl_dgwgpo.router.cross_sim) added to the stage's summary."""
+    from verl_dgwgpo.router.cross_sim import cross_simulator_eval, report_table
+
+    xs = cross_simulator_eval(model, clean, seed=seed, out_dir=out / "other_sim")
+    summary["other_sim_accuracy"] = xs["degraded_accuracy"]
+    summary["other_sim_clean_accuracy"] = xs["clean_accuracy"]
+    summary["other_sim_per_effect"] = {e: d["accuracy"] for e, d in xs["per_effect"].items()}
+    summary["tables"].append(report_table(xs))
+    summary["files"]["cross-simulator evaluation"] = rel(out / "other_sim" / "router_eval.md")
+    return summary

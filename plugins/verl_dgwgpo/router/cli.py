@@ -4,6 +4,8 @@
 severities are split off (see :mod:`verl_dgwgpo.router.data`), the router trains on the rest for
 ``--seconds`` (or ``--steps``), is saved to ``OUT/router`` and evaluated on the held-out part
 (``OUT/eval``: JSON, Markdown, PNG plots). ``eval``: a saved router on any clean + degraded CutSets.
+Both then run the cross-simulator check (:mod:`verl_dgwgpo.router.cross_sim`: the clean test clips
+degraded by audiomentations / pedalboard, accuracy per effect; ``--no-other-sim`` skips it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="severity band kept out of training (default 0.4:0.55)")
     t.add_argument("--threshold", type=float, default=0.5)
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--no-other-sim", action="store_true", help="skip the cross-simulator check")
     t.set_defaults(func=run)
     e = sub.add_parser("eval", help="evaluate a saved router on clean + degraded CutSets")
     e.add_argument("--router", required=True, help="router directory (config.json + router.safetensors)")
@@ -46,6 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("--degraded", required=True, help="degraded CutSet manifest (lhotse_wild output)")
     e.add_argument("--out", required=True, help="report directory")
     e.add_argument("--threshold", type=float, help="override the saved threshold")
+    e.add_argument("--seed", type=int, default=0, help="seed of the cross-simulator chains")
+    e.add_argument("--no-other-sim", action="store_true", help="skip the cross-simulator check")
     e.set_defaults(func=run)
     p.set_defaults(func=run)
     return p
@@ -101,11 +106,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained {metrics['steps']} steps in {metrics['train_seconds']:.1f} s "
               f"({metrics['parameters']} parameters) -> {out / 'router'}")
         result = evaluate_router(model, splits.test_clean, splits.test_degraded, out_dir=out / "eval")
+        clean_eval, report = splits.test_clean, out / "eval"
     else:
         from verl_dgwgpo.router.model import RouterModel
 
         model = RouterModel.load(args.router, threshold=args.threshold)
-        result = evaluate_router(model, _cuts(args.clean), _cuts(args.degraded), out_dir=out)
+        clean_eval = _cuts(args.clean)
+        result = evaluate_router(model, clean_eval, _cuts(args.degraded), out_dir=out)
+        report = out
     _print(result)
-    print(f"report: {out / 'eval' if cmd == 'train' else out}/router_eval.md")
+    print(f"report: {report}/router_eval.md")
+    if not args.no_other_sim:
+        from verl_dgwgpo.router.cross_sim import cross_simulator_eval
+
+        xs = cross_simulator_eval(model, clean_eval, seed=args.seed, out_dir=report / "other_sim")
+        print(f"other simulators (audiomentations / pedalboard): degraded routed {xs['degraded_accuracy']:.4f}, "
+              f"clean {xs['clean_accuracy']:.4f}, auc {xs['auc']:.4f} (goal >= 0.95: "
+              f"{'met' if xs['goal_met'] else 'NOT met'})")
+        for e, d in xs["per_effect"].items():
+            print(f"  {e:10s} n={d['n']:4d} routed={d['accuracy']:.4f}")
+        print(f"report: {report / 'other_sim'}/router_eval.md")
     return 0

@@ -23,7 +23,7 @@ from nemo_wild_eval.errors import InputError
 from .features import SAMPLING_RATE, check_audio
 
 __all__ = [
-    "DEFAULT_HOLDOUT_SCENARIOS", "DEFAULT_HOLDOUT_SEVERITY", "MIN_SEVERITY",
+    "DEFAULT_HOLDOUT_SCENARIOS", "DEFAULT_HOLDOUT_SEVERITY", "MIN_SEVERITY", "ATOMIC_SCENARIOS", "ATOMIC_AUGMENT",
     "Clips", "load_clips", "simulate_degraded", "make_splits", "RouterSplits",
 ]
 
@@ -38,6 +38,17 @@ DEFAULT_HOLDOUT_SCENARIOS: tuple[str, ...] = (
 )
 DEFAULT_HOLDOUT_SEVERITY: tuple[float, float] = (0.4, 0.55)
 MIN_SEVERITY = 0.1
+#: single-effect copies added to the training data: the router must recognise each effect on its own,
+#: not only the compound scenarios where another effect gives it away (measured: without them,
+#: clipping and time masks rendered by other tools were mostly routed as clean)
+ATOMIC_SCENARIOS: tuple[str, ...] = ("far_field", "strong_echo", "obstructed", "noise", "recording",
+                                     "distortion", "dropout")
+ATOMIC_PER_CLIP = 2
+#: wider ranges than the simulator's defaults for those copies (wider augmentation, not other tools):
+#: longer loss bursts, no concealment by repetition, stronger overdrive, longer and wetter rooms
+ATOMIC_AUGMENT: dict = {"dropout": {"loss_rate": [0.05, 0.4], "burst_frames": [1.0, 10.0], "repeat_prob": 0.0},
+                        "distortion": {"drive_db": [6.0, 36.0]},
+                        "far_field": {"rt60_s": [0.3, 2.5], "drr_db": [6.0, -8.0], "gain_db": [0.0, -10.0]}}
 _WILD_SUFFIX = re.compile(r"_wild\d+$")
 
 
@@ -118,8 +129,10 @@ def simulate_degraded(
     exclude_severity: tuple[float, float] | None = None,
     seed: int = 0,
     sampling_rate: int = SAMPLING_RATE,
+    config: Any = None,
 ) -> Clips:
-    """``per_clip`` degraded copies of each clean clip via ``lhotse_wild.degrade`` (seeded, replayable)."""
+    """``per_clip`` degraded copies of each clean clip via ``lhotse_wild.degrade`` (seeded, replayable;
+    ``config``: the simulator's ranges, see ``lhotse_wild.load_config``)."""
     import lhotse_wild
 
     names = list(lhotse_wild.resolve_scenarios(list(scenarios)))
@@ -134,7 +147,7 @@ def simulate_degraded(
             scenario = names[int(rng.integers(len(names)))]
             sev = _draw_severity(rng, *severity_range, exclude_severity)
             clip_seed = int(rng.integers(2**31 - 1))
-            y, _ = lhotse_wild.degrade(x, sampling_rate, scenario, sev, clip_seed)
+            y, _ = lhotse_wild.degrade(x, sampling_rate, scenario, sev, clip_seed, config=config)
             out.audio.append(y)
             out.meta.append({"id": f"{m['id']}_wild{k}", "source": m["source"], "scenario": scenario,
                              "severity": sev, "seed": clip_seed})
@@ -173,6 +186,7 @@ def make_splits(
     holdout_severity: tuple[float, float] = DEFAULT_HOLDOUT_SEVERITY,
     test_fraction: float = 0.25,
     per_clip: int = 4,
+    atomic_per_clip: int = ATOMIC_PER_CLIP,
     seed: int = 0,
     sampling_rate: int = SAMPLING_RATE,
 ) -> RouterSplits:
@@ -181,7 +195,8 @@ def make_splits(
     With ``degraded`` (``lhotse_wild`` output with ``custom["wild"]``): copies of test utterances and
     every held-out condition go to test, the rest to train. Without it: degraded clips are simulated,
     training ones from the training scenarios and severities only; test ones alternate between
-    held-out and seen scenarios over severities in [0, 1].
+    held-out and seen scenarios over severities in [0, 1]. Either way ``atomic_per_clip`` more copies
+    of every training utterance get ONE effect each (:data:`ATOMIC_AUGMENT`).
     """
     import lhotse_wild
 
@@ -222,6 +237,10 @@ def make_splits(
         test_deg = a.add(b)
         for m in test_deg.meta:
             m["group"] = _group(m, holdout, (lo, hi))
+    if atomic_per_clip > 0:
+        train_deg = train_deg.add(simulate_degraded(train_clean, ATOMIC_SCENARIOS, per_clip=atomic_per_clip,
+                                                    exclude_severity=(lo, hi), seed=seed + 4,
+                                                    sampling_rate=sampling_rate, config=ATOMIC_AUGMENT))
     if not len(train_deg):
         raise InputError("no degraded training clips left after holding out", source="degraded")
     return RouterSplits(train_clean, train_deg, test_clean, test_deg)

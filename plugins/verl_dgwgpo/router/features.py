@@ -13,6 +13,11 @@ Why these choices:
   limited before (an 8 kHz phone call) keeps its empty upper bands after upsampling, which the router
   is *meant* to call degraded.
 * **Long audio** is processed in fixed chunks (:func:`iter_chunks`), so memory stays bounded.
+* **Waveform features** (:func:`wave_features`, appended by :func:`router_features`): three numbers
+  per frame that a power spectrum cannot show, so the router need not learn one simulator's
+  fingerprints for them: the frame's crest factor (clipping and saturation flatten it), the share of
+  samples at the clip's peak (hard clipping piles them up), and the jump in log energy from the
+  previous frame (a packet loss or gate cuts speech to silence within 10 ms; speech fades).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from nemo_wild_eval.errors import InputError
 
 __all__ = [
     "N_MELS", "SAMPLING_RATE", "WIN", "HOP", "N_FFT", "FLOOR",
-    "check_audio", "mel_filterbank", "log_mel", "iter_chunks",
+    "check_audio", "mel_filterbank", "log_mel", "iter_chunks", "WAVE_FEATURES", "wave_features", "router_features",
 ]
 
 SAMPLING_RATE = 16000
@@ -115,6 +120,44 @@ def log_mel(samples: np.ndarray, sampling_rate: int = SAMPLING_RATE) -> np.ndarr
     power = (spec.real**2 + spec.imag**2) / WIN
     mel = power @ mel_filterbank(int(sampling_rate), N_FFT, N_MELS).T
     return np.log(mel + FLOOR).astype(np.float32)
+
+
+WAVE_FEATURES = 3
+
+
+def _frames(samples: np.ndarray) -> np.ndarray:
+    """The unit-RMS clip cut into log_mel's frames (25 ms, 10 ms hop; padded to one frame), float64."""
+    x = np.asarray(samples, dtype=np.float64)
+    rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    x = x / rms if rms > SILENCE_RMS else np.zeros_like(x)
+    if x.size < WIN:
+        x = np.pad(x, (0, WIN - x.size))
+    n_frames = 1 + (x.size - WIN) // HOP
+    return np.lib.stride_tricks.sliding_window_view(x, WIN)[::HOP][:n_frames]
+
+
+def wave_features(samples: np.ndarray) -> np.ndarray:
+    """float32 ``(frames, 3)`` on log_mel's frames: log crest factor (0 for a silent frame), share of
+    samples within 1 % of the clip's peak, |Δ log energy| from the previous frame (capped at 20)."""
+    fr = _frames(samples)
+    peak_clip = float(np.max(np.abs(fr))) if fr.size else 0.0
+    absf = np.abs(fr)
+    e = np.mean(fr * fr, axis=1)
+    rms = np.sqrt(e)
+    live = rms > 1e-6
+    crest = np.where(live, np.log(np.maximum(absf.max(axis=1), 1e-12) / np.maximum(rms, 1e-12)), 0.0)
+    at_peak = np.mean(absf >= 0.99 * peak_clip, axis=1) if peak_clip > 0 else np.zeros(len(fr))
+    le = np.log(e + FLOOR)
+    jump = np.minimum(np.abs(np.diff(le, prepend=le[:1])), 20.0)
+    return np.stack([crest, at_peak, jump], axis=1).astype(np.float32)
+
+
+def router_features(samples: np.ndarray, sampling_rate: int = SAMPLING_RATE, wave: int = WAVE_FEATURES) -> np.ndarray:
+    """What the router sees per frame: :func:`log_mel`, then (``wave`` = 3) :func:`wave_features`."""
+    mel = log_mel(samples, sampling_rate)
+    if not wave:
+        return mel
+    return np.concatenate([mel, wave_features(samples)[: mel.shape[0]]], axis=1)
 
 
 def iter_chunks(samples: np.ndarray, sampling_rate: int, chunk_seconds: float, min_last_seconds: float = 1.0) -> Iterator[np.ndarray]:

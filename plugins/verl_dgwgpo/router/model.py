@@ -26,7 +26,7 @@ import numpy as np
 
 from nemo_wild_eval.errors import InputError
 
-from .features import N_MELS, SAMPLING_RATE, SILENCE_RMS, check_audio, iter_chunks, log_mel
+from .features import N_MELS, SAMPLING_RATE, SILENCE_RMS, WAVE_FEATURES, check_audio, iter_chunks, router_features
 
 __all__ = ["RouterConfig", "RouteResult", "RouterModel", "build_net", "CONFIG_NAME", "WEIGHTS_NAME"]
 
@@ -39,6 +39,7 @@ class RouterConfig:
     """Architecture and inference settings (saved next to the weights)."""
 
     n_mels: int = N_MELS
+    wave_features: int = WAVE_FEATURES  # per-frame waveform features after the mel bins (0: routers saved before)
     d_model: int = 256
     n_heads: int = 4
     ffn_dim: int = 1280
@@ -47,16 +48,22 @@ class RouterConfig:
     threshold: float = 0.5
     chunk_seconds: float = 4.0
     batch_chunks: int = 32
-    feat_mean: list[float] = field(default_factory=lambda: [0.0] * N_MELS)
-    feat_std: list[float] = field(default_factory=lambda: [1.0] * N_MELS)
+    feat_mean: list[float] = field(default_factory=lambda: [0.0] * (N_MELS + WAVE_FEATURES))
+    feat_std: list[float] = field(default_factory=lambda: [1.0] * (N_MELS + WAVE_FEATURES))
+
+    @property
+    def n_features(self) -> int:
+        return int(self.n_mels) + int(self.wave_features)
 
     def validate(self) -> "RouterConfig":
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise InputError(f"threshold must be in [0, 1], got {self.threshold}", source="threshold")
         if self.d_model % self.n_heads:
             raise InputError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}", source="config")
-        if len(self.feat_mean) != self.n_mels or len(self.feat_std) != self.n_mels:
-            raise InputError("feat_mean/feat_std must have n_mels entries", source="config")
+        if self.wave_features not in (0, WAVE_FEATURES):
+            raise InputError(f"wave_features must be 0 or {WAVE_FEATURES}, got {self.wave_features}", source="config")
+        if len(self.feat_mean) != self.n_features or len(self.feat_std) != self.n_features:
+            raise InputError("feat_mean/feat_std must have n_mels + wave_features entries", source="config")
         if self.chunk_seconds <= 0 or self.batch_chunks < 1:
             raise InputError("chunk_seconds must be > 0 and batch_chunks >= 1", source="config")
         return self
@@ -78,14 +85,14 @@ def build_net(cfg: RouterConfig):
     from torch import nn
 
     class RouterNet(nn.Module):
-        """log-mel (B, T, 80) + frame mask -> logit (B,)."""
+        """features (B, T, 80 + wave features) + frame mask -> logit (B,)."""
 
         def __init__(self, c: RouterConfig):
             super().__init__()
             d = c.d_model
             self.register_buffer("feat_mean", torch.tensor(c.feat_mean, dtype=torch.float32))
             self.register_buffer("feat_std", torch.tensor(c.feat_std, dtype=torch.float32))
-            self.conv1 = nn.Conv1d(c.n_mels, d, kernel_size=3, stride=2, padding=1)
+            self.conv1 = nn.Conv1d(c.n_features, d, kernel_size=3, stride=2, padding=1)
             self.conv2 = nn.Conv1d(d, d, kernel_size=3, stride=2, padding=1)
             self.layer = nn.TransformerEncoderLayer(
                 d, c.n_heads, c.ffn_dim, dropout=c.dropout, activation="gelu", batch_first=True, norm_first=True
@@ -192,7 +199,7 @@ class RouterModel:
             if float(np.sqrt(np.mean(c64 * c64))) <= SILENCE_RMS:
                 continue
             count += 1
-            pending.append((log_mel(chunk, sr), len(chunk)))
+            pending.append((router_features(chunk, sr, self.config.wave_features), len(chunk)))
             if len(pending) >= self.config.batch_chunks:
                 flush()
         if pending:
@@ -235,6 +242,7 @@ class RouterModel:
             raise InputError(f"not a router directory (needs {CONFIG_NAME} and {WEIGHTS_NAME})", source=str(p))
         try:
             raw = json.loads((p / CONFIG_NAME).read_text(encoding="utf-8"))
+            raw.setdefault("wave_features", 0)  # saved before the waveform features existed
             cfg = RouterConfig(**raw)
         except (json.JSONDecodeError, TypeError) as exc:
             raise InputError(f"bad router config ({exc})", source=str(p / CONFIG_NAME)) from None

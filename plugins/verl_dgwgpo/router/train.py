@@ -19,7 +19,7 @@ import numpy as np
 from nemo_wild_eval.errors import InputError
 
 from .data import Clips, load_clips, simulate_degraded
-from .features import SAMPLING_RATE, log_mel
+from .features import SAMPLING_RATE, router_features
 from .model import RouterConfig, RouterModel, build_net, pad_batch
 
 __all__ = ["train_router"]
@@ -31,8 +31,8 @@ WARMUP = 20
 
 
 
-def _features(clips: Clips, sampling_rate: int) -> list[np.ndarray]:
-    return [log_mel(x, sampling_rate) for x in clips.audio]
+def _features(clips: Clips, sampling_rate: int, wave: int) -> list[np.ndarray]:
+    return [router_features(x, sampling_rate, wave) for x in clips.audio]
 
 
 def _crop(f: np.ndarray, rng: np.random.Generator, frames: int) -> np.ndarray:
@@ -82,9 +82,10 @@ def train_router(
     else:
         degraded_c = load_clips(degraded, sampling_rate, what="degraded")
     t0 = time.perf_counter()
-    f_clean, f_deg = _features(clean_c, sampling_rate), _features(degraded_c, sampling_rate)
-    allf = np.concatenate([np.concatenate(f_clean), np.concatenate(f_deg)])
     cfg = config or RouterConfig()
+    f_clean = _features(clean_c, sampling_rate, cfg.wave_features)
+    f_deg = _features(degraded_c, sampling_rate, cfg.wave_features)
+    allf = np.concatenate([np.concatenate(f_clean), np.concatenate(f_deg)])
     cfg.sampling_rate = int(sampling_rate)
     cfg.feat_mean = [float(v) for v in allf.mean(axis=0)]
     cfg.feat_std = [float(v) for v in np.maximum(allf.std(axis=0), 1e-3)]
