@@ -148,6 +148,8 @@ def main() -> None:
     for k, (s, step, est, ref, _) in enumerate(rt_rows):
         ax.semilogx(list(est), list(est.values()), marker="o", color=f"C{k}", label=f"s={s:g} measured")
         ax.semilogx(list(est), ref, ls="--", color=f"C{k}")
+    ax.set_xticks(list(rt_rows[0][2]), [f"{int(f)}" for f in rt_rows[0][2]])
+    ax.minorticks_off()
     ax.set_title("far_field RT60 per band (-- built from)")
     ax.set_xlabel("Hz")
     ax.set_ylabel("s")
