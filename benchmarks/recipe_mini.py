@@ -299,8 +299,6 @@ def build_results(stages: dict, plan: Plan, seed: int, seconds: float) -> dict:
                                   for p in ("1", "2", "3")}})
     for name in ("dapo_wer", "dapo_dgwgpo", "routed"):
         runs = by_name.get(name, [])
-        for key in ("wer_clean", "wer_wild"):
-            pass
         mc, sc = _mean_std([r["wer_clean"] for r in runs])
         mw, sw = _mean_std([r["wer_wild"] for r in runs])
         out_stages.append({"name": name, "seed": [r["seed"] for r in runs], "wer_clean": mc, "wer_clean_std": sc,

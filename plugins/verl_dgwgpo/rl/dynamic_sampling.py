@@ -36,7 +36,6 @@ __all__ = ["DynamicSamplingAgentLoopManager", "flat_groups", "group_metric"]
 logger = logging.getLogger(__name__)
 
 
-
 def group_metric(output: DataProto, metric: str) -> np.ndarray:
     """Per-row value of the filter metric (``seq_reward``/``seq_final_reward``: summed token rewards)."""
     if metric in ("seq_reward", "seq_final_reward"):
@@ -99,8 +98,6 @@ class DynamicSamplingAgentLoopManager(AgentLoopManager):
             again = prompts.select_idxs(rows)
             again.meta_info = dict(prompts.meta_info)
             fresh = super().generate_sequences(again)
-            for key in ("timing",):
-                fresh.meta_info.pop(key, None)
             _replace_rows(output, rows, fresh)
             rounds[rows] += 1
             flat = flat_groups(group_metric(output, metric), n)

@@ -9,13 +9,29 @@ token-for-token the base (or LoRA) model's output. The prompt is the family's AS
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from nemo_wild_eval.errors import InputError
 
-__all__ = ["HFAudioASR"]
+__all__ = ["HFAudioASR", "asr_prompt"]
+
+
+def asr_prompt(processor: Any, family: Any) -> str:
+    """The family's ASR prompt (system turn, audio, instruction), rendered by the processor's template.
+
+    One rendering for inference and for training a model from scratch on the same prompt
+    (``wildasr.miniature``).
+    """
+    content: list[dict] = [{"type": "audio", "audio": "clip"}]
+    if family.default_instruction:
+        content.append({"type": "text", "text": family.default_instruction})
+    messages = []
+    if family.default_system is not None:
+        messages.append({"role": "system", "content": family.default_system})
+    messages.append({"role": "user", "content": content})
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
 class HFAudioASR:
@@ -49,14 +65,7 @@ class HFAudioASR:
         self._prompt = self._render_prompt()
 
     def _render_prompt(self) -> str:
-        content: list[dict] = [{"type": "audio", "audio": "clip"}]
-        if self.family.default_instruction:
-            content.append({"type": "text", "text": self.family.default_instruction})
-        messages = []
-        if self.family.default_system is not None:
-            messages.append({"role": "system", "content": self.family.default_system})
-        messages.append({"role": "user", "content": content})
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return asr_prompt(self.processor, self.family)
 
     def token_ids(self, samples: np.ndarray, sampling_rate: int) -> list[int]:
         """Greedy new-token ids for one clip (EOS and anything after it dropped)."""

@@ -104,16 +104,11 @@ def build_base_model(out_dir: str | Path, sizes: BaseSizes = BaseSizes(), *, see
 
 
 def prompt_text(processor: Any) -> str:
-    """The ASR prompt of the Qwen3-ASR family (what the rollout dataset and ``HFAudioASR`` render)."""
+    """The Qwen3-ASR ASR prompt, exactly as ``HFAudioASR`` (and so the evaluation) renders it."""
     from verl_dgwgpo.rollout.models import FAMILIES
+    from verl_dgwgpo.router.hf_asr import asr_prompt
 
-    fam = FAMILIES["qwen3_asr"]
-    content: list[dict] = [{"type": "audio", "audio": "clip"}]
-    if fam.default_instruction:
-        content.append({"type": "text", "text": fam.default_instruction})
-    messages = [] if fam.default_system is None else [{"role": "system", "content": fam.default_system}]
-    messages.append({"role": "user", "content": content})
-    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return asr_prompt(processor, FAMILIES["qwen3_asr"])
 
 
 def _encode(cut: Any, processor: Any, prompt: str) -> dict:
