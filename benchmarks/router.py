@@ -55,7 +55,7 @@ def build_model(preset: str, out: Path) -> Path:
     from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor,
                               WhisperFeatureExtractor)
 
-    from verl_dgwgpo.rollout.tiny import _save, build_tokenizer
+    from verl_dgwgpo.tiny_models import build_tokenizer, save_model_dir
 
     ad, al, ah, th, tl, tn, win = PRESETS[preset]
     tok = build_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"])
@@ -69,7 +69,7 @@ def build_model(preset: str, out: Path) -> Path:
                          max_position_embeddings=4096),
         audio_token_id=proc.audio_token_id)
     torch.manual_seed(0)
-    return _save(Qwen2AudioForConditionalGeneration(cfg), proc, out)
+    return save_model_dir(Qwen2AudioForConditionalGeneration(cfg), proc, out)
 
 
 def build_adapter(model_dir: Path, out: Path) -> Path:

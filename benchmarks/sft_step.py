@@ -84,11 +84,12 @@ def _child(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     from verl_dgwgpo.sft import cpu
-    from verl_dgwgpo.sft.testing import make_cuts, phase_overrides, tiny_model
+    from verl_dgwgpo.testing.sft import make_cuts, phase_overrides
+    from verl_dgwgpo.tiny_models import tiny_model_dir
     from verl_dgwgpo.sft.trainer import A2SSFTTrainer, compose_config, prepare_config
 
     work = Path(args.work)
-    model = tiny_model(args.family, work / "models", output_scale=10.0)
+    model = tiny_model_dir(args.family, work / "models", output_scale=10.0)
     n = args.steps * args.batch
     wers = [round(0.7 * (i + 0.5) / n, 4) for i in range(n)]  # spread over every curriculum stage
     cuts = make_cuts(work / "data", wers, texts=["the quick brown fox", "jumps over the lazy dog"], seconds=args.seconds)

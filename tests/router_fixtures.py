@@ -69,7 +69,7 @@ def tiny_lora(tmp_path_factory):
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen2AudioForConditionalGeneration
 
-    from verl_dgwgpo.rollout.tiny import build_tiny_qwen2_audio
+    from verl_dgwgpo.tiny_models import build_tiny_qwen2_audio
 
     def build():
         root = tmp_path_factory.mktemp("tiny_lora")

@@ -161,3 +161,17 @@ def test_packages_are_layered():
         if order.index(t.split(".")[0]) > order.index(m.split(".")[0])
     )
     assert not upward, "imports against the layering: " + ", ".join(upward)
+
+
+def test_no_shipped_module_imports_the_test_helpers():
+    # verl_dgwgpo.testing is for tests and benchmarks; training/inference code uses verl_dgwgpo.tiny_models
+    graph = import_graph()
+    assert {"verl_dgwgpo.testing.rollout", "verl_dgwgpo.testing.sft", "verl_dgwgpo.tiny_models"} <= set(graph)
+    users = sorted(
+        f"{m} -> {t}"
+        for m, targets in graph.items()
+        if not m.startswith("verl_dgwgpo.testing")
+        for t in targets
+        if t.startswith("verl_dgwgpo.testing")
+    )
+    assert not users, "shipped modules importing test helpers: " + ", ".join(users)

@@ -57,7 +57,7 @@ print(json.dumps({"eps": eps, "cheap": cheap,
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from verl_dgwgpo.rollout.tiny import build_tokenizer
+    from verl_dgwgpo.tiny_models import build_tokenizer
 
     # <asr_text> is a *special* token, as in Qwen3-ASR: decoding with skip_special_tokens=True drops it.
     return build_tokenizer(["<|endoftext|>", "<|im_end|>", "<asr_text>"])

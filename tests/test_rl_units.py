@@ -16,8 +16,8 @@ pytest.importorskip("verl")
 
 from verl_dgwgpo.group_stats import sampling_metrics  # noqa: E402
 from verl_dgwgpo.rl import config, runner  # noqa: E402
-from verl_dgwgpo.rollout import testing  # noqa: E402
-from verl_dgwgpo.rollout.tiny import tiny_model_dir  # noqa: E402
+from verl_dgwgpo.testing import rollout as testing  # noqa: E402
+from verl_dgwgpo.tiny_models import tiny_model_dir  # noqa: E402
 from wildasr.cli import main as wildasr  # noqa: E402
 
 

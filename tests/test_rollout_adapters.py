@@ -9,7 +9,7 @@ import torch
 
 from nemo_wild_eval.errors import InputError
 from verl_dgwgpo.rollout import adapters
-from verl_dgwgpo.rollout.tiny import tiny_model_dir
+from verl_dgwgpo.tiny_models import tiny_model_dir
 
 QWEN_ASR_KEYS = {
     "base_model.model.thinker.model.layers.0.self_attn.q_proj.lora_A.weight":

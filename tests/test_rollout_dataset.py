@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 
 from nemo_wild_eval.errors import InputError
-from verl_dgwgpo.rollout import testing
+from verl_dgwgpo.testing import rollout as testing
 from verl_dgwgpo.rollout.dataset import AudioASRDataset
-from verl_dgwgpo.rollout.tiny import tiny_model_dir
+from verl_dgwgpo.tiny_models import tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from verl_dgwgpo.rollout import patches  # noqa: E402
 
 patches.apply()
 
-from verl_dgwgpo.rollout import testing  # noqa: E402
+from verl_dgwgpo.testing import rollout as testing  # noqa: E402
 from verl_dgwgpo.rollout.hf_server import HFAudioServer  # noqa: E402
-from verl_dgwgpo.rollout.tiny import tiny_model_dir  # noqa: E402
+from verl_dgwgpo.tiny_models import tiny_model_dir  # noqa: E402
 
 DURATIONS = (0.7, 1.9, 1.3)
 FAMILIES = {

@@ -32,7 +32,7 @@ import verl.workers.rollout.utils as rollout_utils  # noqa: E402
 from nemo_wild_eval.errors import InputError  # noqa: E402
 from verl_dgwgpo.rollout.features import AudioTokenMismatch  # noqa: E402
 from verl_dgwgpo.rollout.hf_server import DoubleExpansionError, HFAudioServer  # noqa: E402
-from verl_dgwgpo.rollout.tiny import tiny_model_dir  # noqa: E402
+from verl_dgwgpo.tiny_models import tiny_model_dir  # noqa: E402
 
 FAMILY_TYPES = {"qwen3_asr": "qwen3_asr", "qwen2_audio": "qwen2_audio"}
 

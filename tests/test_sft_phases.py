@@ -18,7 +18,8 @@ pytest.importorskip("peft")
 
 from nemo_wild_eval.errors import InputError  # noqa: E402
 from verl_dgwgpo.sft.groups import LAYOUTS  # noqa: E402
-from verl_dgwgpo.sft.testing import make_cuts, phase_overrides, tiny_model  # noqa: E402
+from verl_dgwgpo.testing.sft import make_cuts, phase_overrides  # noqa: E402
+from verl_dgwgpo.tiny_models import tiny_model_dir  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sft"
 WERS = [0.05, 0.40, 0.65, 0.90]  # curriculum: {c0} -> {c0,c1} -> {c0,c1,c2}; c3 is above 0.70
@@ -47,7 +48,7 @@ def _by_group(state: dict[str, torch.Tensor], layout: str = "qwen3_asr") -> dict
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("a2s")
-    model = tiny_model("qwen3_asr", root / "models", output_scale=10.0)
+    model = tiny_model_dir("qwen3_asr", root / "models", output_scale=10.0)
     cuts = make_cuts(root / "data", WERS, texts=TEXTS)
     order: list[int] = []
     from verl_dgwgpo.sft import data as sft_data
@@ -192,7 +193,7 @@ def test_bad_config_fails_before_training(chain, tmp_path):
 
 
 def test_qwen2_audio_phase1_map(tmp_path):
-    model = tiny_model("qwen2_audio", tmp_path / "models", output_scale=10.0)
+    model = tiny_model_dir("qwen2_audio", tmp_path / "models", output_scale=10.0)
     cuts = make_cuts(tmp_path / "data", [0.1, 0.2], texts=TEXTS)
     p1 = _run(1, phase_overrides(model, cuts, tmp_path / "p1", **{"optim.lr": 1e-2}))
     assert p1["layout"] == "qwen2_audio" and p1["steps"] == 3

@@ -12,7 +12,7 @@ from verl_dgwgpo.sft.config import PhaseSpec, check_adapter_dir
 from verl_dgwgpo.sft.curriculum import plan_curriculum
 from verl_dgwgpo.sft.data import resolve_train_files, target_text
 from verl_dgwgpo.sft.groups import LAYOUTS, expand_groups, target_regex
-from verl_dgwgpo.sft.testing import make_cuts
+from verl_dgwgpo.testing.sft import make_cuts
 
 # Every Linear of the tiny models (transformers 5.14 names) and the group it must land in.
 QWEN3_NATIVE = {

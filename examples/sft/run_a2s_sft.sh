@@ -23,10 +23,11 @@ if [[ "${1:-}" == "--tiny" ]]; then
   mkdir -p "$OUT"
   read -r MODEL TRAIN < <($PY - "$FAMILY" "$OUT" <<'PYEOF'
 import sys
-from verl_dgwgpo.sft.testing import make_cuts, tiny_model
+from verl_dgwgpo.testing.sft import make_cuts
+from verl_dgwgpo.tiny_models import tiny_model_dir
 family, out = sys.argv[1], sys.argv[2]
 wers = [round(0.05 * i, 2) for i in range(16)]  # 0.00 .. 0.75: every curriculum stage + 1 dropped
-model = tiny_model(family, f"{out}/models", output_scale=10.0)
+model = tiny_model_dir(family, f"{out}/models", output_scale=10.0)
 cuts = make_cuts(f"{out}/data", wers, texts=["yes", "no", "stop", "go"])
 print(model, cuts)
 PYEOF

@@ -1,10 +1,10 @@
 """``wildasr rl --tiny``: a run that needs nothing from a model hub, built from the project's own parts.
 
 - the policy: a small random Qwen3-ASR (or Qwen2-Audio) of the real transformers classes with a
-  self-built tokenizer (:func:`verl_dgwgpo.rollout.tiny.tiny_model_dir`), linked as ``OUT/tiny/model``;
+  self-built tokenizer (:func:`verl_dgwgpo.tiny_models.tiny_model_dir`), linked as ``OUT/tiny/model``;
 - the RL split: ``utterances`` Piper sentences (the project's synthesiser, seeded) degraded by
-  ``lhotse_wild`` (one scenario each, round-robin over the 54, linear severity), written as a Lhotse
-  cut manifest with the simulator's provenance; the clean originals are kept beside it.
+  ``lhotse_wild.degrade_round_robin`` (one scenario each, round-robin over the 54, linear severity),
+  written as a Lhotse cut manifest with the simulator's provenance; the clean originals are kept beside it.
 
 Both are built once under ``OUT/tiny`` and reused by a rerun (resume) of the same ``OUT``.
 """
@@ -15,8 +15,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["tiny_corpus", "tiny_model", "TINY_UTTERANCES"]
 
 TINY_UTTERANCES = 8
@@ -25,7 +23,7 @@ TINY_UTTERANCES = 8
 def tiny_model(out: Path, *, seed: int = 0, family: str = "qwen3_asr") -> Path:
     """``OUT/tiny/model``: the random policy of ``family`` (built on first use; a rerun must ask for
     the same family)."""
-    from verl_dgwgpo.rollout.tiny import tiny_model_dir
+    from verl_dgwgpo.tiny_models import tiny_model_dir
 
     from nemo_wild_eval.errors import InputError
 
@@ -53,15 +51,7 @@ def tiny_corpus(out: Path, *, utterances: int = TINY_UTTERANCES, seed: int = 0) 
     sentences = synth.load_sentences()[: max(utterances, 1) * 4]
     items = synth.plan_corpus(sentences, utterances, synth.DEFAULT_STYLES, seed)
     clean = list(synth.synthesize_corpus(items, root / "clean", progress=False))
-    names = list(lw.SCENARIOS)
-    bank = lw.NoiseBank(babble_cuts=clean)
-    wild = []
-    for k, cut in enumerate(clean):
-        rng = np.random.default_rng([seed, 15, k])
-        severity = float(lw.sample_severity("linear", rng))
-        new = lw.degrade_cut(cut, names[(k * 7) % len(names)], severity, int(rng.integers(0, 2**31 - 1)),
-                             noise_source=bank, suffix="_wild", sampler="linear")
-        wild.append(lw.write_degraded(new, new.load_audio(), root / "wild", "flac"))
+    wild = lw.degrade_round_robin(clean, root / "wild", seed=seed, stream=15, scenario_stride=7, suffix="_wild")
     tmp = root / ".rl.jsonl.gz"
     CutSet.from_cuts(wild).to_file(tmp)
     os.replace(tmp, manifest)

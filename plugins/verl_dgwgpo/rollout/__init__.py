@@ -10,7 +10,8 @@ Pieces (import what you need; nothing here imports verl at package import):
 - :mod:`.models`    per-family facts (feature-mask key, LM-head class, placeholder handling).
 - :mod:`.features`  actor-side audio features with a placeholder-count check.
 - :mod:`.adapters`  ``qwen-asr`` LoRA key layout -> native transformers layout.
-- :mod:`.tiny`      tiny randomly initialised models with a self-built tokenizer (tests, demo).
+
+Tiny random models for ``--tiny`` runs: :mod:`verl_dgwgpo.tiny_models`; test helpers: :mod:`verl_dgwgpo.testing`.
 """
 
 AGENT_NAME = "audio_asr"

@@ -13,7 +13,6 @@ the previous one through verl's ``model.lora_adapter_path``.
 - :mod:`.cli`        ``wildasr sft`` / ``python -m verl_dgwgpo.sft`` (also under ``torchrun -m``).
 - :mod:`.cpu`        verl's ``cpu`` platform + one-rank gloo group (tests, CPU demo, benchmark).
 - :mod:`.export`     LoRA-only and merged-weights exports, greedy transcripts to compare them.
-- :mod:`.testing`    tiny models and hand-made cut sets for tests and the benchmark.
 
 Nothing here imports verl at package import.
 """

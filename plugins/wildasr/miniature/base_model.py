@@ -76,10 +76,10 @@ def build_base_model(out_dir: str | Path, sizes: BaseSizes = BaseSizes(), *, see
     import torch
     from transformers import Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor
 
-    from verl_dgwgpo.rollout.tiny import _QWEN3_ASR_TEMPLATE
+    from verl_dgwgpo.tiny_models import QWEN3_ASR_TEMPLATE
 
     tok = _tokenizer(words)
-    proc = Qwen3ASRProcessor(feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tok, chat_template=_QWEN3_ASR_TEMPLATE)
+    proc = Qwen3ASRProcessor(feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tok, chat_template=QWEN3_ASR_TEMPLATE)
     d = sizes.d_model
     cfg = Qwen3ASRConfig(
         audio_config=dict(num_mel_bins=128, encoder_layers=sizes.encoder_layers, encoder_attention_heads=sizes.heads,

@@ -1,22 +1,25 @@
-"""Tiny randomly initialised audio LLMs, built from configs with a self-built tokenizer.
+"""Tiny randomly initialised audio LLMs for offline runs: every ``--tiny`` command, the tests, benchmarks.
 
-No machine here reaches a model hub, so tests and the demo use these: the real transformers
+No machine here reaches a model hub, so these stand in for checkpoints: the real transformers
 classes (``Qwen2AudioForConditionalGeneration``, ``Qwen3ASRForConditionalGeneration``), the real
 processors and feature extractors, saved to a directory that verl loads like any checkpoint.
 The tokenizer is byte-level BPE without merges (256 byte tokens) plus each family's special tokens,
-so any text round-trips.
+so any text round-trips. Public API: :func:`tiny_model_dir` (built once per directory, cached),
+the two builders, :func:`build_tokenizer` and :data:`QWEN3_ASR_TEMPLATE` (for models that bring their
+own vocabulary, e.g. ``wildasr.miniature``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["build_tokenizer", "build_tiny_qwen2_audio", "build_tiny_qwen3_asr", "tiny_model_dir"]
+__all__ = ["QWEN3_ASR_TEMPLATE", "build_tokenizer", "build_tiny_qwen2_audio", "build_tiny_qwen3_asr", "save_model_dir",
+           "tiny_model_dir"]
 
 # ChatML rendering of the Qwen3-ASR ASR prompt: a system turn (context), a user turn holding the
 # audio placeholder, then the assistant header. Written here for the tiny tokenizer; real
 # checkpoints ship their own template.
-_QWEN3_ASR_TEMPLATE = (
+QWEN3_ASR_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
     "{% if m['content'] is string %}{{ m['content'] }}{% else %}"
     "{% for c in m['content'] %}"
@@ -46,7 +49,19 @@ def build_tokenizer(special_tokens: list[str], plain_tokens: list[str] = (), ext
     )
 
 
-def _save(model, processor, out_dir: Path) -> Path:
+def save_model_dir(model, processor, out_dir: Path, *, output_scale: float = 1.0) -> Path:
+    """Save ``model`` + ``processor`` as a checkpoint directory verl loads (EOS/PAD in the generation config).
+
+    ``output_scale`` multiplies the output embedding first. Why: with the initialiser's 0.02 std the
+    LM head of a tiny model can only produce logits within about +-1, so no LoRA on the blocks can push
+    its loss far below ln(vocab); a real checkpoint has no such ceiling. SFT runs that must show
+    learning (``examples/sft/run_a2s_sft.sh --tiny``, the overfit test) scale it up.
+    """
+    if output_scale != 1.0:
+        import torch
+
+        with torch.no_grad():
+            model.get_output_embeddings().weight.mul_(output_scale)
     out_dir.mkdir(parents=True, exist_ok=True)
     processor.save_pretrained(out_dir)
     model.generation_config.eos_token_id = processor.tokenizer.eos_token_id
@@ -55,7 +70,8 @@ def _save(model, processor, out_dir: Path) -> Path:
     return out_dir
 
 
-def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds: int = 4) -> Path:
+def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds: int = 4,
+                           output_scale: float = 1.0) -> Path:
     """Save a ~50 k-parameter Qwen2-Audio (Whisper-style encoder + Qwen2 LM) to ``out_dir``.
 
     The feature extractor's window is shortened to ``window_seconds`` (the real one is 30 s) so the
@@ -99,10 +115,10 @@ def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds
     config.architectures = ["Qwen2AudioForConditionalGeneration"]
     torch.manual_seed(seed)
     model = Qwen2AudioForConditionalGeneration(config)
-    return _save(model, processor, Path(out_dir))
+    return save_model_dir(model, processor, Path(out_dir), output_scale=output_scale)
 
 
-def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0) -> Path:
+def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0, output_scale: float = 1.0) -> Path:
     """Save a ~35 k-parameter native Qwen3-ASR (needs transformers >= 5.13) to ``out_dir``."""
     import torch
     import transformers
@@ -126,7 +142,7 @@ def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0) -> Path:
         },
     )
     processor = Qwen3ASRProcessor(
-        feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tokenizer, chat_template=_QWEN3_ASR_TEMPLATE
+        feature_extractor=Qwen3ASRFeatureExtractor(), tokenizer=tokenizer, chat_template=QWEN3_ASR_TEMPLATE
     )
     config = Qwen3ASRConfig(
         audio_config=dict(
@@ -160,17 +176,22 @@ def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0) -> Path:
     config.architectures = ["Qwen3ASRForConditionalGeneration"]
     torch.manual_seed(seed)
     model = Qwen3ASRForConditionalGeneration(config)
-    return _save(model, processor, Path(out_dir))
+    return save_model_dir(model, processor, Path(out_dir), output_scale=output_scale)
 
 
 _BUILDERS = {"qwen3_asr": build_tiny_qwen3_asr, "qwen2_audio": build_tiny_qwen2_audio}
 
 
-def tiny_model_dir(family: str, root: str | Path, *, seed: int = 0) -> Path:
-    """``root/<family>``, built on first use (tests share one copy per session)."""
+def tiny_model_dir(family: str, root: str | Path, *, seed: int = 0, output_scale: float = 1.0) -> Path:
+    """``root/<family>`` (``root/<family>_x<scale>`` with a scaled LM head), built on first use.
+
+    Tests and reruns share one copy per directory; see :func:`save_model_dir` for ``output_scale``.
+    """
     if family not in _BUILDERS:
         raise ValueError(f"unknown tiny family {family!r}; expected one of {sorted(_BUILDERS)}")
-    out = Path(root) / family
+    if not output_scale > 0:
+        raise ValueError(f"output_scale must be > 0, got {output_scale!r}")
+    out = Path(root) / (family if output_scale == 1.0 else f"{family}_x{output_scale:g}")
     if not (out / "config.json").is_file():
-        _BUILDERS[family](out, seed=seed)
+        _BUILDERS[family](out, seed=seed, output_scale=output_scale)
     return out

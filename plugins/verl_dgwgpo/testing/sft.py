@@ -1,4 +1,4 @@
-"""Small inputs for A2S-SFT tests, the demo and the step benchmark (no hub, no TTS needed).
+"""Small inputs for A2S-SFT tests, the ``--tiny`` example and the step benchmark (no hub, no TTS needed).
 
 :func:`make_cuts` writes a Lhotse cut manifest of short clips with chosen ``base_wer`` values (as
 ``wildasr split`` leaves them); :func:`phase_overrides` is the config a tiny CPU run needs.
@@ -68,29 +68,3 @@ def phase_overrides(model_dir: str | Path, train_files: str | Path, out_dir: str
     }
     base.update({k: v for k, v in extra.items()})
     return [f"{k}={v}" for k, v in base.items()]
-
-
-def tiny_model(family: str, root: str | Path, *, output_scale: float = 25.0) -> Path:
-    """``rollout.tiny``'s randomly initialised model with its output embedding scaled up.
-
-    Why: with the initialiser's 0.02 std the tied/untied LM head can only produce logits within
-    about ±1, so no LoRA on the blocks can push a tiny model's loss far below ln(vocab); a real
-    checkpoint has no such ceiling. Scaling the head lets the overfit test see learning.
-    """
-    import torch
-
-    from verl_dgwgpo.rollout.models import causal_lm_class
-    from verl_dgwgpo.rollout.tiny import tiny_model_dir
-
-    out = Path(root) / f"{family}_x{output_scale:g}"
-    if (out / "config.json").is_file():
-        return out
-    src = tiny_model_dir(family, Path(root) / "raw")
-    from transformers import AutoConfig, AutoProcessor
-
-    model = causal_lm_class(AutoConfig.from_pretrained(src)).from_pretrained(src)
-    with torch.no_grad():
-        model.get_output_embeddings().weight.mul_(output_scale)
-    model.save_pretrained(out)
-    AutoProcessor.from_pretrained(src).save_pretrained(out)
-    return out

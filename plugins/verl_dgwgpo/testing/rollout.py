@@ -1,10 +1,11 @@
-"""Drive verl's own rollout and actor code on CPU with an HF model (tests, offline demo).
+"""Drive verl's own rollout and actor code in-process on CPU with an HF model (tests, benchmarks).
 
-verl's trainer needs GPUs (vLLM rollout, FSDP on NCCL), but the pieces an audio batch passes through
-are plain Python: ``AgentLoopWorker.generate_sequences`` (agent loop, post-processing, multimodal
-inputs) and ``FSDPEngineWithLMHead.forward_step`` (input packing, the model call, log-probs). These
-helpers run exactly those methods, with :class:`.hf_server.HFAudioServer` in place of vLLM and an
-unwrapped module in place of FSDP; nothing of verl is re-implemented.
+The full trainer runs through ``wildasr rl`` (Ray, several processes); to check one piece in
+isolation, these helpers call exactly the methods an audio batch passes through, without Ray:
+``AgentLoopWorker.generate_sequences`` (agent loop, post-processing, multimodal inputs) and
+``FSDPEngineWithLMHead.forward_step`` (input packing, the model call, log-probs), with
+:class:`verl_dgwgpo.rollout.hf_server.HFAudioServer` in place of vLLM and an unwrapped module in
+place of FSDP; nothing of verl is re-implemented.
 """
 
 from __future__ import annotations
