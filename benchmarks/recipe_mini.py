@@ -8,8 +8,8 @@ Stages (each writes ``OUT/<stage>/done.json`` last, so a rerun skips finished st
 1. ``corpus``  Piper speech of the closed grammar (``wildasr.miniature.grammar``): train sentences in
                the five voice styles, disjoint held-out sentences.
 2. ``base``    a 3 M-parameter native Qwen3-ASR trained from scratch on the clean train speech.
-3. ``wild``    ``lhotse_wild`` degrades the train speech (one scenario per clip, round-robin over the
-               54) and the held-out speech (``heldout_per_sentence`` scenarios per sentence).
+3. ``wild``    ``lhotse_wild.degrade_round_robin`` degrades the train speech (one scenario per clip,
+               round-robin over the 54) and the held-out speech (``heldout_per_sentence`` scenarios per sentence).
 4. ``split``   base-WER of every wild train clip by THIS base model, ``lhotse_wild.split``: > 70 %
                dropped, curriculum, RL split.
 5. ``sft``     ``wildasr sft`` phases 1 -> 2 -> 3 (A2S-SFT, rank-8 LoRA, examples/sft/phase*.yaml),
@@ -122,21 +122,10 @@ class Recipe:
 
     # -- 3. wild ---------------------------------------------------------------------------
     def _degrade(self, cuts: list, copies: int, tag: int, out: Path) -> list:
-        import numpy as np
-
         import lhotse_wild as lw
 
-        names = list(lw.SCENARIOS)
-        bank = lw.NoiseBank(babble_cuts=cuts)
-        wild = []
-        for k in range(len(cuts) * copies):
-            cut = cuts[k % len(cuts)]
-            rng = np.random.default_rng([self.seed, tag, k])
-            severity = float(lw.sample_severity("linear", rng))
-            new = lw.degrade_cut(cut, names[k % len(names)], severity, int(rng.integers(0, 2**31 - 1)),
-                                 noise_source=bank, suffix=f"_w{k // len(cuts)}", sampler="linear")
-            wild.append(lw.write_degraded(new, new.load_audio(), out, "flac"))
-        return wild
+        return lw.degrade_round_robin(cuts, out, seed=self.seed, stream=tag, total=len(cuts) * copies,
+                                      suffix="_w{copy}")
 
     def run_wild(self) -> dict:
         from lhotse import CutSet

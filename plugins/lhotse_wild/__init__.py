@@ -5,6 +5,7 @@
     assert (lhotse_wild.replay(samples, 16000, params) == y).all()
     wild = lhotse_wild.degrade_cuts(cuts, scenarios="all", seed=0, output_dir="wild/")
     wild = lhotse_wild.degrade_cuts_ray(cuts, "wild_shar/", address="auto", seed=0)  # same cuts, on Ray
+    wild = lhotse_wild.degrade_round_robin(cuts, "wild/", seed=0, stream=1, total=108)  # every scenario twice
     dataset = K2SpeechRecognitionDataset(cut_transforms=[lhotse_wild.RandomWildDegradation(seed=0)])
 
 Importing this package is cheap (no numpy/scipy/lhotse/torch): names load on first use. The Lhotse
@@ -45,6 +46,7 @@ _LAZY: dict[str, str] = {
     "render_cut": "lhotse_wild.build",
     "BuildSettings": "lhotse_wild.build",
     "degrade_cuts_ray": "lhotse_wild.ray_build",
+    "degrade_round_robin": "lhotse_wild.round_robin",
 }
 
 __all__ = ["ANCHORS", "EFFECTS", "MODIFIERS", "SCENARIOS", "SCENARIO_GROUPS", "resolve_scenarios",

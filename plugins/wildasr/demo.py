@@ -17,7 +17,8 @@ finished stages and, inside a stage, finished items):
 
 A stage whose library is not importable yet is recorded as missing (with the import error) and the
 report says so; later stages run as far as they can. Wild cuts are assigned scenarios round-robin
-(wild item ``k`` uses scenario ``k % 54`` and clean cut ``k % N``), so every scenario is present.
+(wild item ``k`` uses scenario ``k % 54`` and clean cut ``k % N``; ``lhotse_wild.degrade_round_robin``),
+so every scenario is present.
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ class Demo:
     def run_wild(self) -> dict:
         from wildasr.demo_wild import simulate_wild
 
-        lw, why = _probe("lhotse_wild", ("SCENARIOS", "degrade_cut", "write_degraded", "NoiseBank", "sample_severity"))
+        lw, why = _probe("lhotse_wild", ("SCENARIOS", "degrade_round_robin", "NoiseBank"))
         if lw is None:
             self.missing("wild", f"simulator: {why}")
             return {"status": "missing"}
