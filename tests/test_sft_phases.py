@@ -183,6 +183,10 @@ def test_bad_config_fails_before_training(chain, tmp_path):
     no_wer = make_cuts(tmp_path / "nower", [0.1, None, 0.2])
     with pytest.raises(InputError, match=r"1 cut\(s\) have no valid base_wer \(e.g. \['c1'\]\)"):
         _run(1, phase_overrides(model, no_wer, tmp_path / "d"))
+    # fewer items than one batch (no curriculum): verl would divide by zero steps per epoch
+    with pytest.raises(InputError, match=r"[34] training item\(s\) but data.train_batch_size=8: verl drops"):
+        _run(2, phase_overrides(model, cuts, tmp_path / "f", **{"model.lora_adapter_path": chain["p1"]["adapter_out"],
+                                                              "data.train_batch_size": 8, "data.micro_batch_size_per_gpu": 8}))
     # the CLI maps the same errors to exit 2
     from verl_dgwgpo.sft.cli import main as cli_main
 

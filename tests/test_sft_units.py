@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,19 @@ def test_target_text_per_family():
     assert target_text("qwen3_asr", "hi there", "en") == "language English<asr_text>hi there"
     assert target_text("qwen3_asr", "hi", None) == "language English<asr_text>hi"
     assert target_text("qwen2_audio", "hi there", "en") == "hi there"
+
+
+def test_packaged_phase_names_compose_like_the_example_files():
+    from omegaconf import OmegaConf
+
+    from verl_dgwgpo.sft.trainer import PHASE_CONFIGS, compose_config
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "sft"
+    for name in ("phase1", "phase2", "phase3"):
+        assert PHASE_CONFIGS[name].is_file()
+        by_name = OmegaConf.to_container(compose_config(name, ["model.path=/m"]))
+        by_path = OmegaConf.to_container(compose_config(examples / f"{name}.yaml", ["model.path=/m"]))
+        assert by_name == by_path
+        assert by_name["a2s"]["phase"] == name[-1]
+    with pytest.raises(InputError, match="phase4.*packaged phases"):
+        compose_config("phase4")

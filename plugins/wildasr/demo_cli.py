@@ -2,7 +2,7 @@
 
 Writes ``OUT/report.md`` + ``OUT/report.html`` (tables, PNG plots), ``OUT/metrics.json`` and every
 CutSet/manifest it came from. Rerunning with the same options resumes: finished stages and items are
-skipped. ``--small`` is a sub-minute run (12 utterances, each of the 54 scenarios once).
+skipped. ``--small`` is a sub-minute run (12 utterances, each of the 54 scenarios once, no training).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sentences", default=None, help="sentence list (default: the shipped data/sentences_en.txt)")
     p.add_argument("--rl-ratio", type=float, default=None, help="share of medium/high-WER cuts in the RL split")
     p.add_argument("--router-steps", type=int, default=None, help="router training steps (default 150; 30 with --small)")
+    p.add_argument("--training", choices=["none", "smoke", "quick", "full"], default=None,
+                   help="the training half in miniature (A2S-SFT + DAPO in verl): quick ~7 min (default), "
+                        "smoke ~3 min, full ~40 min, none (the --small default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = DemoConfig(
         out=Path(args.out), seed=args.seed, num_utterances=args.num_utterances, per_scenario=args.per_scenario,
         small=args.small, workers=args.workers, nbest=args.nbest, sentences=args.sentences,
-        rl_ratio=args.rl_ratio, router_steps=args.router_steps, progress=not args.no_progress,
+        rl_ratio=args.rl_ratio, router_steps=args.router_steps, training=args.training,
+        progress=not args.no_progress,
     )
     try:
         metrics = run_demo(cfg)

@@ -19,9 +19,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "sft",
         help="A2S-SFT: train one LoRA phase on verl's SFT trainer",
-        description="Train one A2S-SFT phase (examples/sft/phase{1,2,3}.yaml); Hydra overrides after the file.",
+        description="Train one A2S-SFT phase: a phase YAML, or the packaged phase1/phase2/phase3 "
+                    "(also at examples/sft/phase{1,2,3}.yaml); Hydra overrides after it.",
     )
-    p.add_argument("config", help="phase YAML, e.g. examples/sft/phase1.yaml")
+    p.add_argument("config", help="phase YAML or packaged phase name, e.g. phase1 or examples/sft/phase1.yaml")
     p.add_argument("overrides", nargs="*", help="e.g. model.path=DIR data.train_files=SPLIT_DIR model.lora_adapter_path=DIR")
     p.set_defaults(func=run)
     return p

@@ -55,14 +55,28 @@ DATASET_NAME = "AudioSFTDataset"
 # config
 
 
+# The three A2S-SFT phases ship with the package (examples/sft/phase*.yaml link to them), so
+# ``wildasr sft phase1`` works from an installed wheel too.
+PHASE_CONFIGS = {f"phase{i}": Path(__file__).resolve().parent / "phases" / f"phase{i}.yaml" for i in (1, 2, 3)}
+
+
+def resolve_config_file(config_file: str | os.PathLike) -> Path:
+    """A YAML path, or a packaged phase name (``phase1``/``phase2``/``phase3``) when no such file exists."""
+    path = Path(config_file).expanduser()
+    if not path.is_file() and str(config_file) in PHASE_CONFIGS:
+        path = PHASE_CONFIGS[str(config_file)]
+    if not path.is_file():
+        raise InputError(f"no such config file (a path, or one of the packaged phases {sorted(PHASE_CONFIGS)})",
+                         source=str(config_file))
+    return path.resolve()
+
+
 def compose_config(config_file: str | os.PathLike, overrides: list[str] | None = None):
     """A phase YAML (which extends verl's ``sft_trainer_engine``) plus Hydra-style overrides."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    path = Path(config_file).expanduser().resolve()
-    if not path.is_file():
-        raise InputError("no such config file", source=str(config_file))
+    path = resolve_config_file(config_file)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(path.parent), version_base=None):
@@ -184,6 +198,15 @@ class A2SSFTTrainer(SFTTrainer):
     def _build_dataset(self) -> None:
         super()._build_dataset()
         if not self.spec.curriculum.enable:
+            # verl's sampler drops the last partial batch: fewer items than one batch would give
+            # ``steps_per_epoch == 0`` and a ZeroDivisionError deep in SFTTrainer.fit.
+            n, batch = len(self.train_dataset), int(self.config.data.train_batch_size)
+            if n < batch:
+                raise InputError(
+                    f"{n} training item(s) but data.train_batch_size={batch}: verl drops the last partial batch, "
+                    "so an epoch would have no step; lower data.train_batch_size or give more data",
+                    source=str(self.config.data.train_files),
+                )
             return
         from .curriculum import CurriculumBatchSampler
 
