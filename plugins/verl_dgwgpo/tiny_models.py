@@ -70,6 +70,19 @@ def save_model_dir(model, processor, out_dir: Path, *, output_scale: float = 1.0
     return out_dir
 
 
+# The decoder of both tiny families: 2 layers of width 32, grouped-query attention 4/2.
+_TINY_LM = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=4096)
+
+
+def _build_and_save(model_cls, config, processor, out_dir: str | Path, *, seed: int, output_scale: float) -> Path:
+    import torch
+
+    config.architectures = [model_cls.__name__]
+    torch.manual_seed(seed)
+    return save_model_dir(model_cls(config), processor, Path(out_dir), output_scale=output_scale)
+
+
 def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds: int = 4,
                            output_scale: float = 1.0) -> Path:
     """Save a ~50 k-parameter Qwen2-Audio (Whisper-style encoder + Qwen2 LM) to ``out_dir``.
@@ -77,7 +90,6 @@ def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds
     The feature extractor's window is shortened to ``window_seconds`` (the real one is 30 s) so the
     encoder's fixed input length stays small on CPU; the encoder's positions match that window.
     """
-    import torch
     from transformers import (
         Qwen2AudioConfig,
         Qwen2AudioForConditionalGeneration,
@@ -100,27 +112,15 @@ def build_tiny_qwen2_audio(out_dir: str | Path, *, seed: int = 0, window_seconds
             encoder_ffn_dim=32,
             max_source_positions=fe.nb_max_frames // 2,
         ),
-        text_config=dict(
-            model_type="qwen2",
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-        ),
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **_TINY_LM),
         audio_token_id=processor.audio_token_id,
     )
-    config.architectures = ["Qwen2AudioForConditionalGeneration"]
-    torch.manual_seed(seed)
-    model = Qwen2AudioForConditionalGeneration(config)
-    return save_model_dir(model, processor, Path(out_dir), output_scale=output_scale)
+    return _build_and_save(Qwen2AudioForConditionalGeneration, config, processor, out_dir, seed=seed,
+                           output_scale=output_scale)
 
 
 def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0, output_scale: float = 1.0) -> Path:
     """Save a ~35 k-parameter native Qwen3-ASR (needs transformers >= 5.13) to ``out_dir``."""
-    import torch
     import transformers
 
     if not hasattr(transformers, "Qwen3ASRForConditionalGeneration"):
@@ -157,26 +157,13 @@ def build_tiny_qwen3_asr(out_dir: str | Path, *, seed: int = 0, output_scale: fl
             n_window_infer=100,
         ),
         # The default text config lists 28 layer_types; a 2-layer model must not inherit them.
-        text_config=dict(
-            model_type="qwen3",
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            head_dim=8,
-            max_position_embeddings=4096,
-            tie_word_embeddings=True,
-        ),
+        text_config=dict(model_type="qwen3", vocab_size=len(tokenizer), head_dim=8, tie_word_embeddings=True, **_TINY_LM),
         audio_token_id=processor.audio_token_id,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    config.architectures = ["Qwen3ASRForConditionalGeneration"]
-    torch.manual_seed(seed)
-    model = Qwen3ASRForConditionalGeneration(config)
-    return save_model_dir(model, processor, Path(out_dir), output_scale=output_scale)
+    return _build_and_save(Qwen3ASRForConditionalGeneration, config, processor, out_dir, seed=seed,
+                           output_scale=output_scale)
 
 
 _BUILDERS = {"qwen3_asr": build_tiny_qwen3_asr, "qwen2_audio": build_tiny_qwen2_audio}
