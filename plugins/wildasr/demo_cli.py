@@ -33,8 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--rl-ratio", type=float, default=None, help="share of medium/high-WER cuts in the RL split")
     p.add_argument("--router-steps", type=int, default=None, help="router training steps (default 150; 30 with --small)")
     p.add_argument("--training", choices=["none", "smoke", "quick", "full"], default=None,
-                   help="the training half in miniature (A2S-SFT + DAPO in verl): quick ~7 min (default), "
-                        "smoke ~3 min, full ~40 min, none (the --small default)")
+                   help="the training half in miniature (A2S-SFT + DAPO in verl): quick ~9 min (default), "
+                        "smoke ~5 min, full ~40 min, none (the --small default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p

@@ -289,7 +289,7 @@ def _training_section(d: _Doc, train: Mapping[str, Any], missing: Mapping[str, l
     d.add("## 7. Training: the recipe in miniature", "")
     if train.get("status") != "ok":
         why = train.get("why") or "; ".join(missing.get("train", ["not run"]))
-        d.add(f"Not run: {why}. `wildasr demo --training quick` (about 7 min) runs it.", "")
+        d.add(f"Not run: {why}. `wildasr demo --training quick` (about 9 min) runs it.", "")
         return
     sizes, corpus, split = train.get("plan_sizes", {}), train.get("corpus", {}), train.get("split", {})
     d.add("pocketsphinx cannot be fine-tuned and no audio LLM can be downloaded here, so this stage trains a "
@@ -298,11 +298,13 @@ def _training_section(d: _Doc, train: Mapping[str, Any], missing: Mapping[str, l
           "Piper sentences), degrades it with the 54 scenarios, splits it by this model's own base WER "
           f"(kept {split.get('kept')}, dropped {split.get('dropped')}, RL {split.get('rl')}), trains A2S-SFT phases "
           f"1-3 (`wildasr sft`, {sizes.get('sft_steps')} steps each), then DAPO in verl's own trainer "
-          f"(`wildasr rl`, {sizes.get('rl_steps')} steps, seeds {sizes.get('rl_seeds')}) once with 1 − WER and once "
+          f"(`wildasr rl`, {sizes.get('rl_steps')} steps, seed(s) {', '.join(map(str, sizes.get('rl_seeds') or []))}) "
+          "once with 1 − WER and once "
           "with DG-WGPO from the same start. Plan `" + str(train.get("plan")) + "`; every number is held-out WER "
           "(`nemo_wild_eval`). A toy model: this shows the recipe's mechanics run end to end, not the size of "
           "its gains on a real checkpoint; with one seed and a few RL steps, differences of a few points "
-          "between the two rewards are noise.", "")
+          "between the two rewards are noise. The README's measured table is the `full` plan (3 seeds per "
+          "reward, 12 RL steps; `--training full`, about 40 min).", "")
     rows = []
     for r in train.get("rows", []):
         std_c, std_w = r.get("wer_clean_std"), r.get("wer_wild_std")

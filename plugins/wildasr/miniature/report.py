@@ -96,14 +96,31 @@ def write_report(results: dict, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "rl_curves.png", dpi=110)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = [s["name"] for s in results["stages"]]
-    ax.bar([n + "\nclean" for n in names], [100 * (s["wer_clean"] or 0) for s in results["stages"]], color="tab:blue")
-    ax.bar([n + "\nwild" for n in names], [100 * (s["wer_wild"] or 0) for s in results["stages"]], color="tab:red")
-    ax.set_ylabel("WER %")
-    ax.tick_params(axis="x", labelsize=6)
-    fig.tight_layout()
-    fig.savefig(out / "wer_by_stage.png", dpi=110)
-    plt.close(fig)
+    _plot_wer_by_stage(results["stages"], out / "wer_by_stage.png", plt)
     lines += ["![RL curves](rl_curves.png)", "", "![WER by stage](wer_by_stage.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
+
+
+_LABELS = {"base": "base", "a2s_sft": "A2S-SFT", "dapo_wer": "DAPO\n1 − WER", "dapo_dgwgpo": "DAPO\nDG-WGPO",
+           "routed": "routed"}
+
+
+def _plot_wer_by_stage(stages: list[dict], path: Path, plt: Any) -> None:
+    """Clean and wild WER side by side per stage; RL rows carry their seed std as error bars."""
+    import numpy as np
+
+    x = np.arange(len(stages))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for offset, key, color, label in ((-0.2, "wer_clean", "tab:blue", "clean"), (0.2, "wer_wild", "tab:red", "wild")):
+        vals = [100 * (s[key] if s[key] == s[key] and s[key] is not None else 0.0) for s in stages]
+        errs = [100 * (s.get(f"{key}_std") or 0.0) for s in stages]
+        bars = ax.bar(x + offset, vals, 0.4, yerr=errs, capsize=3, color=color, label=label)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_xticks(x, [_LABELS.get(s["name"], s["name"]) for s in stages], fontsize=8)
+    ax.set_ylabel("held-out WER %")
+    ax.set_ylim(0, max(100.0, ax.get_ylim()[1]))
+    ax.legend(fontsize=8)
+    ax.set_title("WER by stage (error bars: std over RL seeds)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
