@@ -189,25 +189,25 @@ class Recipe:
         runs = {}
         for reward in ("wer", "dgwgpo"):
             for seed in self.plan.rl_seeds:
-                out = self.out / "rl" / f"{reward}_seed{seed}"
-                cmd = [sys.executable, "-m", "wildasr.cli", "rl", "--model", str(self.out / "sft" / "merged"),
-                       "--train", str(self.out / "split" / "rl.jsonl.gz"), "--reward", reward,
-                       "--steps", str(self.plan.rl_steps), "--seed", str(seed), "--out", str(out),
-                       "--batch-size", str(self.plan.rl_batch), "--group-size", str(self.plan.rl_group),
-                       "--lora-rank", "8", "--lr", str(self.plan.rl_lr), "--response-length", "16", "--save-every",
-                       str(self.plan.rl_steps)]
-                t0 = time.monotonic()
-                self._call(cmd, out.parent / f"{reward}_seed{seed}.log")
-                rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-                runs[f"{reward}_seed{seed}"] = {
-                    "reward": reward, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
-                    "adapter": str(out / "final" / "adapter"),
-                    "per_step": [{k: r.get(k) for k in ("step", "critic/score/mean", "dgwgpo/zero_variance_share",
-                                                        "dgwgpo/mean_group_std", "dgwgpo/dynamic_sampling/mean_samplings",
-                                                        "dgwgpo/dynamic_sampling/dropped_group_share", "actor/pg_loss",
-                                                        "timing_s/step")} for r in rows],
-                }
+                runs[f"{reward}_seed{seed}"] = self.rl_run(reward, seed, self.out / "sft" / "merged",
+                                                           self.out / "rl" / f"{reward}_seed{seed}", self.plan.rl_steps)
         return {"runs": runs}
+
+    def rl_run(self, reward: str, seed: int, model: Path, out: Path, steps: int) -> dict:
+        """One ``wildasr rl`` run (rank-8 LoRA) from ``model`` on the RL split; a rerun resumes it."""
+        cmd = [sys.executable, "-m", "wildasr.cli", "rl", "--model", str(model),
+               "--train", str(self.out / "split" / "rl.jsonl.gz"), "--reward", reward,
+               "--steps", str(steps), "--seed", str(seed), "--out", str(out),
+               "--batch-size", str(self.plan.rl_batch), "--group-size", str(self.plan.rl_group),
+               "--lora-rank", "8", "--lr", str(self.plan.rl_lr), "--response-length", "16", "--save-every", str(steps)]
+        t0 = time.monotonic()
+        self._call(cmd, out.parent / f"{out.name}.log")
+        rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+        keys = ("step", "critic/score/mean", "dgwgpo/zero_variance_share", "dgwgpo/mean_group_std",
+                "dgwgpo/dynamic_sampling/mean_samplings", "dgwgpo/dynamic_sampling/dropped_group_share",
+                "actor/pg_loss", "timing_s/step")
+        return {"reward": reward, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
+                "adapter": str(out / "final" / "adapter"), "per_step": [{k: r.get(k) for k in keys} for r in rows]}
 
     # -- 7. router -------------------------------------------------------------------------
     def run_router(self) -> dict:
