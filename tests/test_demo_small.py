@@ -204,7 +204,9 @@ def test_third_run_reuses_everything(demo):
     third = _run_cli(out)
     t_third = time.perf_counter() - t0
     assert third.returncode == 0, third.stderr
-    assert third.stdout.count("done already (resume)") == 6
+    # all seven stages (corpus, wild, asr, scores, rewards, router, train: skipped under --small)
+    assert third.stdout.count("done already (resume)") == 7
+    assert before["stages"]["train"] == {"status": "skipped", "why": "--training none (the --small default)"}
     after = _metrics(out)
     assert after["stages"] == before["stages"]
     assert t_third < 0.5 * demo["t_second"], (t_third, demo["t_second"])

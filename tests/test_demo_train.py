@@ -72,6 +72,12 @@ def test_every_stage_trained_and_was_scored(run):
         assert [r["step"] for r in steps] == [1]
         assert math.isfinite(steps[0]["actor/pg_loss"])
         assert 0.0 <= steps[0]["dgwgpo/zero_variance_share"] <= 1.0
+    # manifests hold absolute audio paths: the recipe's corpora load from any working directory
+    from lhotse import CutSet
+
+    for manifest in ("corpus/heldout/cuts.jsonl.gz", "wild/heldout.jsonl.gz", "split/rl.jsonl.gz"):
+        cut = next(iter(CutSet.from_file(t / manifest)))
+        assert Path(cut.recording.sources[0].source).is_absolute(), manifest
     # the demo's numbers are the scorer's: recompute base and DG-WGPO rows from the eval manifests
     from nemo_wild_eval.scorer import score_manifest
 

@@ -72,7 +72,8 @@ PLANS = {"smoke": SMOKE, "quick": QUICK, "full": FULL}
 
 class Recipe:
     def __init__(self, out: Path, plan: Plan, seed: int, log: Callable[[str], None] = print):
-        self.out, self.plan, self.seed, self.log = Path(out), plan, seed, log
+        # absolute: the manifests written below hold audio paths, which must not depend on the CWD
+        self.out, self.plan, self.seed, self.log = Path(out).resolve(), plan, seed, log
         self.timings: dict[str, float] = {}
 
     # -- stage bookkeeping -----------------------------------------------------------------
