@@ -1,6 +1,7 @@
 """DAPO straight from the base model: 1 - WER vs DG-WGPO where flat groups are common. Measured here.
 
     python benchmarks/rl_from_base.py --recipe-out out/demo/train --steps 12 --seeds 0 1 2
+    python benchmarks/rl_from_base.py --recipe-out out/demo/train --rewards wer dgwgpo dgwgpo_no_struc
 
 Why: in the recipe in miniature, RL starts from the A2S-SFT model and its rollout groups were rarely
 flat, so the case DG-WGPO is built for (1 - WER giving every rollout of a badly failed group the same
@@ -35,6 +36,8 @@ def main() -> int:
     p.add_argument("--plan", choices=sorted(PLANS), default="quick", help="the plan it was built with (RL sizes)")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--rewards", nargs="+", default=["wer", "dgwgpo"],
+                   help="reward names from verl_dgwgpo.rewards (e.g. dgwgpo_no_struc); finished runs are reused")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     from wildasr.miniature.evaluate import records_for, summarize, transcribe_cuts
@@ -51,7 +54,12 @@ def main() -> int:
     rows = [{"name": "base", "seed": None,
              **summarize([{**r, "pred_text": h} for r, h in zip(recs, transcribe_cuts(heldout, base))])}]
     runs = {}
-    for reward in ("wer", "dgwgpo"):
+    from verl_dgwgpo.rewards import REWARDS
+
+    unknown = [r for r in args.rewards if r not in REWARDS]
+    if unknown:
+        raise SystemExit(f"rl_from_base: unknown reward(s) {unknown}; known: {sorted(REWARDS)}")
+    for reward in args.rewards:
         for seed in args.seeds:
             key = f"{reward}_seed{seed}"
             print(f"[rl_from_base] {key} ...", flush=True)
@@ -60,16 +68,17 @@ def main() -> int:
             rows.append({"name": f"dapo_{reward}", "seed": seed, **summarize([{**r, "pred_text": h} for r, h in zip(recs, hyps)])})
             print(f"[rl_from_base] {key}: clean {fmt_pct(rows[-1]['wer_clean'])} wild {fmt_pct(rows[-1]['wer_wild'])}", flush=True)
     table = []
-    for name in ("base", "dapo_wer", "dapo_dgwgpo"):
+    for name in ["base", *(f"dapo_{r}" for r in args.rewards)]:
         sel = [r for r in rows if r["name"] == name]
         mc, sc = _mean_std([r["wer_clean"] for r in sel])
         mw, sw = _mean_std([r["wer_wild"] for r in sel])
-        flat = [s.get(FLAT_KEYS[0]) for k, v in runs.items() if f"dapo_{v['reward']}" == name for s in v["per_step"]]
-        drop = [s.get(FLAT_KEYS[1]) for k, v in runs.items() if f"dapo_{v['reward']}" == name for s in v["per_step"]]
+        steps = [st for v in runs.values() if f"dapo_{v['reward']}" == name for st in v["per_step"]]
+        flat = [st[FLAT_KEYS[0]] for st in steps if st.get(FLAT_KEYS[0]) is not None]
+        drop = [st[FLAT_KEYS[1]] for st in steps if st.get(FLAT_KEYS[1]) is not None]
         table.append({"name": name, "wer_clean": mc, "wer_clean_std": sc, "wer_wild": mw, "wer_wild_std": sw,
                       "flat_at_first_sampling": statistics.fmean(flat) if flat else None,
                       "flat_after_resampling": statistics.fmean(drop) if drop else None})
-    results = {"recipe_out": str(root), "plan": args.plan, "steps": args.steps, "seeds": args.seeds,
+    results = {"recipe_out": str(root), "plan": args.plan, "steps": args.steps, "seeds": args.seeds, "rewards": args.rewards,
                "table": table, "rows": rows, "runs": runs}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     _write_report(results, out)
@@ -99,7 +108,7 @@ def _write_report(results: dict, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for key, run in results["runs"].items():
         steps = [s["step"] for s in run["per_step"]]
-        ax.plot(steps, [s.get(FLAT_KEYS[0]) for s in run["per_step"]], "-" if run["reward"] == "dgwgpo" else "--", label=key)
+        ax.plot(steps, [s.get(FLAT_KEYS[0]) for s in run["per_step"]], "--" if run["reward"] == "wer" else "-", label=key)
     ax.set_xlabel("step")
     ax.set_ylabel("share of flat groups")
     ax.set_title("groups flat at first sampling, per step", fontsize=9)

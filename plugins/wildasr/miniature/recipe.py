@@ -202,13 +202,23 @@ class Recipe:
                "--batch-size", str(self.plan.rl_batch), "--group-size", str(self.plan.rl_group),
                "--lora-rank", "8", "--lr", str(self.plan.rl_lr), "--response-length", "16", "--save-every", str(steps)]
         t0 = time.monotonic()
-        self._call(cmd, out.parent / f"{out.name}.log")
+        if not self._rl_finished(out, steps):  # a finished run is not restarted (Ray start-up alone is ~1 min)
+            self._call(cmd, out.parent / f"{out.name}.log")
         rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
         keys = ("step", "critic/score/mean", "dgwgpo/zero_variance_share", "dgwgpo/mean_group_std",
-                "dgwgpo/dynamic_sampling/mean_samplings", "dgwgpo/dynamic_sampling/dropped_group_share",
+                "dgwgpo/dynamic_sampling/resampled_group_share", "dgwgpo/dynamic_sampling/mean_samplings",
+                "dgwgpo/dynamic_sampling/dropped_group_share",
                 "actor/pg_loss", "timing_s/step")
         return {"reward": reward, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
                 "adapter": str(out / "final" / "adapter"), "per_step": [{k: r.get(k) for k in keys} for r in rows]}
+
+    @staticmethod
+    def _rl_finished(out: Path, steps: int) -> bool:
+        metrics = out / "metrics.jsonl"
+        if not (out / "final" / "adapter").is_dir() or not metrics.is_file():
+            return False
+        done = [json.loads(x).get("step") for x in metrics.read_text().splitlines() if x.strip()]
+        return steps in done
 
     # -- 7. router -------------------------------------------------------------------------
     def run_router(self) -> dict:
